@@ -1,0 +1,6 @@
+//! Integration tests through the public API: vector replay and cross-module laws.
+
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod vectors;

@@ -1,0 +1,109 @@
+//! Replays every committed vector file in `test-vectors/` through the conformance
+//! module, and the shared Synapse development cases when they sit beside the project.
+
+use std::path::{Path, PathBuf};
+
+use matrix_serverlib::conformance::{VectorOutcome, replay_vector};
+use matrix_serverlib::json;
+
+/// Ops whose development cases the library answers; the rest are refused with an
+/// error answer until their modules exist.
+const IMPLEMENTED_OPS: &[&str] = &["canonical", "errors"];
+
+fn vector_files(root: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(path) = pending.pop() {
+        if path.is_dir() {
+            for entry in std::fs::read_dir(&path).unwrap().flatten() {
+                pending.push(entry.path());
+            }
+        } else if path
+            .extension()
+            .is_some_and(|extension| extension == "jsonl")
+        {
+            files.push(path);
+        }
+    }
+    files.sort();
+    files
+}
+
+/// Replays `file`, returning (vectors, disagreements described).
+fn replay_file(file: &Path) -> (usize, Vec<String>) {
+    let text = std::fs::read(file).unwrap();
+    let mut count = 0;
+    let mut failures = Vec::new();
+    for (index, line) in text.split(|&byte| byte == b'\n').enumerate() {
+        match replay_vector(line) {
+            VectorOutcome::Blank => continue,
+            VectorOutcome::Agree => {}
+            VectorOutcome::Disagree { expected, actual } => failures.push(format!(
+                "{}:{}: expected {} got {}",
+                file.display(),
+                index + 1,
+                json::to_string(&expected),
+                json::to_string(&actual)
+            )),
+            other => failures.push(format!("{}:{}: {other:?}", file.display(), index + 1)),
+        }
+        count += 1;
+    }
+    (count, failures)
+}
+
+fn assert_all_agree(files: &[PathBuf]) -> usize {
+    let mut total = 0;
+    let mut failures = Vec::new();
+    for file in files {
+        let (count, file_failures) = replay_file(file);
+        total += count;
+        failures.extend(file_failures);
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {total} vectors disagree:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    total
+}
+
+#[test]
+fn committed_vectors_agree() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-vectors");
+    let files = vector_files(&root);
+    assert!(
+        !files.is_empty(),
+        "no vector files under {}",
+        root.display()
+    );
+    let total = assert_all_agree(&files);
+    assert!(total >= 300, "only {total} committed vectors");
+}
+
+#[test]
+fn shared_development_cases_agree() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/dev-cases");
+    if !root.is_dir() {
+        eprintln!("no development cases at {}; skipped", root.display());
+        return;
+    }
+    let files: Vec<PathBuf> = vector_files(&root)
+        .into_iter()
+        .filter(|file| {
+            let stem = file
+                .file_stem()
+                .and_then(|stem| stem.to_str())
+                .unwrap_or_default();
+            IMPLEMENTED_OPS.iter().any(|op| {
+                stem == *op
+                    || stem
+                        .strip_prefix(op)
+                        .is_some_and(|rest| rest.starts_with("_v"))
+            })
+        })
+        .collect();
+    assert!(!files.is_empty());
+    assert_all_agree(&files);
+}
