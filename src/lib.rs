@@ -53,8 +53,10 @@
 
 pub mod base64;
 pub mod conformance;
+pub mod crypto;
 pub mod id;
 pub mod json;
+pub mod redact;
 pub mod room_version;
 
 /// The README's example, run as a doctest.

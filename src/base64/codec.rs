@@ -75,14 +75,39 @@ pub fn decode_any(text: impl AsRef<[u8]>) -> Result<Vec<u8>, Base64Error> {
     decode(text).or_else(|_| decode_url_safe(text))
 }
 
-/// Decodes standard-alphabet base64 into exactly `N` bytes (keys, seeds, signatures).
+/// Decodes base64 the way Synapse does (Python's `unpaddedbase64`): either alphabet,
+/// even mixed within one string, padded or not. Used for keys, seeds, signatures and
+/// hashes, where accepting what Synapse accepts keeps servers in agreement.
+///
+/// # Errors
+///
+/// [`Base64Error::Invalid`] when `text` is not base64 in either alphabet.
+pub fn decode_lenient(text: impl AsRef<[u8]>) -> Result<Vec<u8>, Base64Error> {
+    let text = text.as_ref();
+    if text.iter().any(|&byte| byte == b'-' || byte == b'_') {
+        let standard: Vec<u8> = text
+            .iter()
+            .map(|&byte| match byte {
+                b'-' => b'+',
+                b'_' => b'/',
+                other => other,
+            })
+            .collect();
+        decode(standard)
+    } else {
+        decode(text)
+    }
+}
+
+/// Decodes base64 of either alphabet (as [`decode_lenient`]) into exactly `N` bytes
+/// (keys, seeds, signatures).
 ///
 /// # Errors
 ///
 /// [`Base64Error::Invalid`] for bad base64, [`Base64Error::WrongLength`] when it does
 /// not decode to `N` bytes.
 pub fn decode_array<const N: usize>(text: impl AsRef<[u8]>) -> Result<[u8; N], Base64Error> {
-    let bytes = decode(text)?;
+    let bytes = decode_lenient(text)?;
     <[u8; N]>::try_from(bytes.as_slice()).map_err(|_| Base64Error::WrongLength {
         expected: N,
         actual: bytes.len(),
@@ -138,6 +163,8 @@ mod tests {
         assert!(decode_url_safe("+/+/").is_err());
         assert_eq!(decode_any("-_-_").unwrap(), bytes);
         assert_eq!(decode_any("+/+/").unwrap(), bytes);
+        assert_eq!(decode_lenient("+_-/").unwrap(), bytes);
+        assert_eq!(decode_array::<3>("-_-_").unwrap(), bytes);
         assert_eq!(decode("Zm8=").unwrap(), b"fo");
     }
 

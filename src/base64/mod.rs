@@ -21,5 +21,6 @@
 mod codec;
 
 pub use codec::{
-    Base64Error, decode, decode_any, decode_array, decode_url_safe, encode, encode_url_safe,
+    Base64Error, decode, decode_any, decode_array, decode_lenient, decode_url_safe, encode,
+    encode_url_safe,
 };

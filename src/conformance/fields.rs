@@ -26,6 +26,13 @@ pub(crate) fn string<'a>(request: &'a Object, name: &str) -> Result<&'a str, Fai
         .ok_or_else(|| wrong_kind(name))
 }
 
+/// The object field `name`.
+pub(crate) fn object<'a>(request: &'a Object, name: &str) -> Result<&'a Object, Failure> {
+    required(request, name)?
+        .as_object()
+        .ok_or_else(|| wrong_kind(name))
+}
+
 /// The optional boolean field `name`, with its default.
 pub(crate) fn bool_or(request: &Object, name: &str, default: bool) -> Result<bool, Failure> {
     match request.get(name) {
@@ -35,7 +42,6 @@ pub(crate) fn bool_or(request: &Object, name: &str, default: bool) -> Result<boo
 }
 
 /// The room version named by the `room_version` field.
-#[allow(dead_code)]
 pub(crate) fn room_version(request: &Object) -> Result<RoomVersion, Failure> {
     let id = string(request, "room_version")?;
     RoomVersion::from_id(id)

@@ -16,6 +16,7 @@
 //! assert_eq!(answer.as_deref(), Some(&br#"{"canonical":"{\"a\":2,\"b\":1}"}"#[..]));
 //! ```
 
+mod auth_ops;
 mod fields;
 mod ops;
 mod protocol;

@@ -46,9 +46,19 @@ pub(crate) fn write_value(value: &Value, out: &mut Vec<u8>) {
 }
 
 fn write_object(object: &Object, out: &mut Vec<u8>) {
+    write_object_filtered(object, |_| true, out);
+}
+
+/// Appends the canonical encoding of `object` without the entries whose key `keep`
+/// refuses (for example `signatures` and `unsigned` before signing).
+pub(crate) fn write_object_filtered(
+    object: &Object,
+    keep: impl Fn(&str) -> bool,
+    out: &mut Vec<u8>,
+) {
     out.push(b'{');
     let mut first = true;
-    for (key, value) in object {
+    for (key, value) in object.iter().filter(|(key, _)| keep(key)) {
         if !first {
             out.push(b',');
         }

@@ -68,6 +68,17 @@ pub enum CanonicalJsonError {
         /// Byte offset of the number.
         offset: usize,
     },
+    /// An integer with more digits than Synapse's JSON stack converts (Python refuses
+    /// integer strings over 4,300 digits).
+    #[error("integer at byte {offset} has {digits} digits, more than {max_digits}")]
+    IntegerTooLong {
+        /// Byte offset of the number.
+        offset: usize,
+        /// How many digits it has.
+        digits: usize,
+        /// The limit.
+        max_digits: usize,
+    },
     /// Lenient mode: a float too large to represent (it would be infinite).
     #[error("number at byte {offset} is out of the range of a double")]
     FloatOutOfRange {
@@ -103,6 +114,7 @@ impl CanonicalJsonError {
             | Self::TooDeep { offset, .. }
             | Self::FloatNotAllowed { offset }
             | Self::IntegerOutOfRange { offset }
+            | Self::IntegerTooLong { offset, .. }
             | Self::FloatOutOfRange { offset } => offset,
         }
     }

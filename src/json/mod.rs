@@ -40,6 +40,7 @@ mod parse;
 mod value;
 
 pub use encode::{to_string, to_vec};
+pub(crate) use encode::{write_object_filtered, write_string, write_value};
 pub use error::CanonicalJsonError;
 pub use number::Number;
 pub use object::Object;

@@ -14,6 +14,10 @@ pub const DEFAULT_MAX_DEPTH: usize = 512;
 /// (50 PDUs of at most 64 KiB each, plus EDUs).
 pub const DEFAULT_MAX_LEN: usize = 16 * 1024 * 1024;
 
+/// The most digits an integer may have: Python (and so Synapse) refuses to convert
+/// longer integer strings.
+pub(crate) const MAX_INTEGER_DIGITS: usize = 4300;
+
 /// How to parse: strict or lenient numbers, and the limits on untrusted input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ParseOptions {
@@ -409,6 +413,14 @@ impl Parser<'_> {
     }
 
     fn integer(&self, text: &str, offset: usize) -> Result<Number, CanonicalJsonError> {
+        let digits = text.len() - usize::from(text.starts_with('-'));
+        if digits > MAX_INTEGER_DIGITS {
+            return Err(CanonicalJsonError::IntegerTooLong {
+                offset,
+                digits,
+                max_digits: MAX_INTEGER_DIGITS,
+            });
+        }
         let number = match text.parse::<i64>() {
             Ok(value) => Number::from(value),
             // Too large for i64: keep the exact digits (JSON grammar already ruled out

@@ -86,6 +86,22 @@ fn integers_in_strict_mode() {
 }
 
 #[test]
+fn integers_longer_than_python_converts_are_refused() {
+    let longest = "9".repeat(4300);
+    assert_eq!(lenient(&longest).unwrap(), longest);
+    let negative = format!("-{longest}");
+    assert_eq!(lenient(&negative).unwrap(), negative);
+    assert!(matches!(
+        lenient(&"1".repeat(4301)),
+        Err(CanonicalJsonError::IntegerTooLong {
+            offset: 0,
+            digits: 4301,
+            max_digits: 4300
+        })
+    ));
+}
+
+#[test]
 fn floats_are_rejected_in_strict_mode() {
     for input in ["1.0", "1E2", "1e10", "-0.0", "[0.5]", "{\"a\":1e-3}"] {
         let error = strict(input).unwrap_err();

@@ -23,7 +23,7 @@ mod versions;
 
 pub use error::RoomVersionError;
 pub use rules::{
-    AuthRules, EventFormat, EventIdFormat, PowerLevelRules, RedactionRules, RoomVersion,
-    SignatureRules, StateResAlgorithm,
+    AuthRules, EventFormat, PowerLevelRules, RedactionRules, RoomVersion, SignatureRules,
+    StateResAlgorithm,
 };
 pub use versions::is_valid_room_version_id;

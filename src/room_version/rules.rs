@@ -1,5 +1,7 @@
 //! The rule switches that make up a room version.
 
+use crate::id::EventIdFormat;
+
 /// Everything that differs between room versions, as named switches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -120,16 +122,4 @@ pub struct SignatureRules {
     pub enforce_key_validity: bool,
     /// v8+: the server of `join_authorised_via_users_server` must sign.
     pub authorising_server_signs: bool,
-}
-
-/// How event IDs are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum EventIdFormat {
-    /// `$opaque:server_name` (room versions 1 and 2).
-    Legacy,
-    /// `$` + unpadded standard base64 of the reference hash (room version 3).
-    Base64Standard,
-    /// `$` + unpadded URL-safe base64 of the reference hash (room versions 4+).
-    Base64UrlSafe,
 }

@@ -1,9 +1,10 @@
 //! The constants for room versions 1 to 12 and lookup by version string.
 
 use super::{
-    AuthRules, EventFormat, EventIdFormat, PowerLevelRules, RedactionRules, RoomVersion,
-    RoomVersionError, SignatureRules, StateResAlgorithm,
+    AuthRules, EventFormat, PowerLevelRules, RedactionRules, RoomVersion, RoomVersionError,
+    SignatureRules, StateResAlgorithm,
 };
+use crate::id::EventIdFormat;
 
 impl RoomVersion {
     /// Room version 1.

@@ -1,0 +1,216 @@
+//! Content hashes, reference hashes, event IDs and room-version-12 room IDs.
+
+use sha2::{Digest as _, Sha256};
+
+use super::SignatureError;
+use crate::base64;
+use crate::id::EventIdFormat;
+use crate::json::{self, Object, Value};
+use crate::redact::write_redacted_signing_bytes;
+use crate::room_version::RoomVersion;
+
+/// Top-level keys the content hash leaves out. The spec names `unsigned`,
+/// `signatures` and `hashes`; Synapse also drops `age_ts`, `outlier` and
+/// `destinations`, and the network follows Synapse.
+fn excluded_from_content_hash(key: &str) -> bool {
+    matches!(
+        key,
+        "age_ts" | "destinations" | "hashes" | "outlier" | "signatures" | "unsigned"
+    )
+}
+
+/// SHA-256 of `bytes`.
+pub(crate) fn sha256(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
+}
+
+/// The content hash of an event: SHA-256 of its canonical JSON without `unsigned`,
+/// `signatures` and `hashes` (and Synapse's `age_ts`, `outlier`, `destinations`).
+#[must_use]
+pub fn content_hash(event: &Object) -> [u8; 32] {
+    let mut out = Vec::with_capacity(512);
+    json::write_object_filtered(event, |key| !excluded_from_content_hash(key), &mut out);
+    sha256(&out)
+}
+
+/// Sets `hashes.sha256` to the event's content hash, keeping other algorithms' hashes.
+///
+/// # Errors
+///
+/// [`SignatureError::MalformedEvent`] when `hashes` exists and is not an object.
+pub fn add_content_hash(event: &mut Object) -> Result<(), SignatureError> {
+    let hash = base64::encode(content_hash(event));
+    if !event.contains_key("hashes") {
+        event.insert("hashes", Value::Object(Object::new()));
+    }
+    let hashes = event
+        .get_mut("hashes")
+        .and_then(Value::as_object_mut)
+        .ok_or_else(|| SignatureError::MalformedEvent {
+            reason: "hashes is not an object".into(),
+        })?;
+    hashes.insert("sha256", Value::String(hash));
+    Ok(())
+}
+
+/// True when `hashes.sha256` is present and equals the event's content hash. An event
+/// that fails this check is not dropped: the spec says to keep it in redacted form.
+#[must_use]
+pub fn check_content_hash(event: &Object) -> bool {
+    let claimed = event
+        .get("hashes")
+        .and_then(|hashes| hashes.get("sha256"))
+        .and_then(Value::as_str)
+        .and_then(|text| base64::decode_lenient(text).ok());
+    claimed.is_some_and(|claimed| claimed == content_hash(event))
+}
+
+/// The reference hash of an event: SHA-256 of its redacted form without `signatures`
+/// and `unsigned`.
+#[must_use]
+pub fn reference_hash(event: &Object, version: &RoomVersion) -> [u8; 32] {
+    let mut out = Vec::with_capacity(512);
+    write_redacted_signing_bytes(event, version, &mut out);
+    sha256(&out)
+}
+
+/// The event ID under `version`'s rules: the `event_id` field in room versions 1 and
+/// 2, otherwise `$` and the unpadded base64 (standard in v3, URL-safe from v4) of the
+/// reference hash.
+///
+/// # Errors
+///
+/// [`SignatureError::MalformedEvent`] when a room-version-1/2 event has no string
+/// `event_id`.
+pub fn event_id(event: &Object, version: &RoomVersion) -> Result<String, SignatureError> {
+    match version.event_id_format {
+        EventIdFormat::Legacy => event
+            .get("event_id")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| SignatureError::MalformedEvent {
+                reason: "no string event_id".into(),
+            }),
+        format => Ok(event_id_from_hash(&reference_hash(event, version), format)),
+    }
+}
+
+/// `$` and the base64 of `hash` in the given format.
+pub(crate) fn event_id_from_hash(hash: &[u8; 32], format: EventIdFormat) -> String {
+    let encoded = match format {
+        EventIdFormat::Base64Standard => base64::encode(hash),
+        _ => base64::encode_url_safe(hash),
+    };
+    let mut id = String::with_capacity(44);
+    id.push('$');
+    id.push_str(&encoded);
+    id
+}
+
+/// The room ID a room-version-12 create event defines: its event ID with `!` in place
+/// of `$`.
+///
+/// # Errors
+///
+/// [`SignatureError::MalformedEvent`] when `version` does not derive room IDs from
+/// create events.
+pub fn room_id_from_create_event(
+    create: &Object,
+    version: &RoomVersion,
+) -> Result<String, SignatureError> {
+    if !version.room_id_from_create_event {
+        return Err(SignatureError::MalformedEvent {
+            reason: format!(
+                "room version {} does not derive room IDs from create events",
+                version.id
+            ),
+        });
+    }
+    let id = event_id(create, version)?;
+    Ok(format!("!{}", id.trim_start_matches('$')))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::json::ParseOptions;
+
+    fn object(text: &str) -> Object {
+        json::parse(text.as_bytes(), &ParseOptions::lenient())
+            .unwrap()
+            .as_object()
+            .unwrap()
+            .clone()
+    }
+
+    const MINIMAL: &str = r#"{"room_id":"!x:domain","sender":"@a:domain","origin":"domain","origin_server_ts":1000000,"signatures":{},"hashes":{},"type":"X","content":{},"prev_events":[],"auth_events":[],"depth":3,"unsigned":{"age_ts":1000000}}"#;
+
+    #[test]
+    fn spec_derived_hashes_and_ids() {
+        let event = object(MINIMAL);
+        assert_eq!(
+            base64::encode(content_hash(&event)),
+            "5jM4wQpv6lnBo7CLIghJuHdW+s2CMBJPUOGOC89ncos"
+        );
+        let mut hashed = event.clone();
+        add_content_hash(&mut hashed).unwrap();
+        assert!(check_content_hash(&hashed));
+        assert!(!check_content_hash(&event));
+        assert_eq!(
+            event_id(&hashed, &RoomVersion::V3).unwrap(),
+            "$8yif6p8EqgoSten2BLje9ntKm720NyFLWQv9tn8memc"
+        );
+        assert_eq!(
+            event_id(&hashed, &RoomVersion::V4).unwrap(),
+            "$8yif6p8EqgoSten2BLje9ntKm720NyFLWQv9tn8memc"
+        );
+        assert_eq!(
+            event_id(&hashed, &RoomVersion::V11).unwrap(),
+            "$70O_oKlXzFbkfu0KE88USi98DjSWrOELrPj-8tisl8I"
+        );
+        assert_eq!(event_id(&hashed, &RoomVersion::V3).unwrap().len(), 44);
+        assert!(matches!(
+            event_id(&hashed, &RoomVersion::V1),
+            Err(SignatureError::MalformedEvent { .. })
+        ));
+    }
+
+    #[test]
+    fn v11_standard_alphabet_in_v3() {
+        let mut event = object(MINIMAL);
+        add_content_hash(&mut event).unwrap();
+        // v11-style redaction with v3's alphabet is not a real combination; check the
+        // alphabet switch on the v1-10 hash instead.
+        let hash = reference_hash(&event, &RoomVersion::V11);
+        assert_eq!(
+            event_id_from_hash(&hash, EventIdFormat::Base64Standard),
+            "$70O/oKlXzFbkfu0KE88USi98DjSWrOELrPj+8tisl8I"
+        );
+    }
+
+    #[test]
+    fn spec_derived_v12_create_event() {
+        let create = object(
+            r#"{"type":"m.room.create","state_key":"","sender":"@a:domain","content":{"room_version":"12"},"origin_server_ts":1000000,"depth":1,"auth_events":[],"prev_events":[],"hashes":{"sha256":"ccqBumrNf46eCfIkdZSYW9RNafS0xFYYDm5rnZBSVJU"},"signatures":{"domain":{"ed25519:1":"0iTJ32BZFymf41Y7UBttP2wZ0JTo6UjsLDQuf+79LB+WeKVfoLyR2I8RF23ZdFgCuxtjVBl5MKXIOWP+ocELDw"}}}"#,
+        );
+        assert!(check_content_hash(&create));
+        assert_eq!(
+            event_id(&create, &RoomVersion::V12).unwrap(),
+            "$P5-6WTYQ_woy6f4nmleE0XqxjtZcyKGza5_gDN-KAdM"
+        );
+        assert_eq!(
+            room_id_from_create_event(&create, &RoomVersion::V12).unwrap(),
+            "!P5-6WTYQ_woy6f4nmleE0XqxjtZcyKGza5_gDN-KAdM"
+        );
+        assert!(room_id_from_create_event(&create, &RoomVersion::V11).is_err());
+    }
+
+    #[test]
+    fn synapse_extra_content_hash_exclusions() {
+        let plain = object(r#"{"type":"x","content":{}}"#);
+        let extra = object(
+            r#"{"type":"x","content":{},"age_ts":1,"outlier":true,"destinations":{},"unsigned":{},"hashes":{"sha256":"x"}}"#,
+        );
+        assert_eq!(content_hash(&plain), content_hash(&extra));
+    }
+}
