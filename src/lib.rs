@@ -54,6 +54,7 @@
 pub mod base64;
 pub mod conformance;
 pub mod crypto;
+pub mod event;
 pub mod id;
 pub mod json;
 pub mod redact;

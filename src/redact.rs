@@ -9,6 +9,8 @@
 //! * `content` is always present in the result, even when the event had none;
 //! * in room versions 11 and 12, a `third_party_invite` that is an object is kept as an
 //!   object holding only its `signed` member, and as `{}` when it has none;
+//! * [`redact`] keeps `unsigned.age_ts` and `unsigned.replaces_state` (the spec drops
+//!   `unsigned`; neither is signed or hashed, so this changes no signature or ID);
 //! * in room version 12 a create event (which must not carry `room_id`) loses a
 //!   `room_id` it carries, so its event ID never depends on that field.
 //!
@@ -39,7 +41,18 @@ pub fn redact(event: &Object, version: &RoomVersion) -> Object {
         .into_iter()
         .map(|(key, item)| (key.to_owned(), item.to_value()))
         .collect();
-    Object::from_entries(entries)
+    let mut redacted = Object::from_entries(entries);
+    // Synapse keeps `unsigned.age_ts` and `unsigned.replaces_state`. Neither is signed
+    // or hashed, so keeping them changes no signature, hash or event ID.
+    if let Some(unsigned) = event.get("unsigned").and_then(Value::as_object) {
+        let kept: Object = unsigned
+            .iter()
+            .filter(|(key, _)| matches!(*key, "age_ts" | "replaces_state"))
+            .map(|(key, value)| (key.to_owned(), value.clone()))
+            .collect();
+        redacted.insert("unsigned", Value::Object(kept));
+    }
+    redacted
 }
 
 /// Appends the canonical bytes of the redacted event without `signatures` and
@@ -252,14 +265,14 @@ mod tests {
 
     #[test]
     fn top_level_keep_list_changes_in_v11() {
-        let event = r#"{"type":"m.room.message","origin":"o","membership":"join","prev_state":[],"redacts":"$x","unsigned":{"age":1},"content":{"body":"hi"},"depth":1}"#;
+        let event = r#"{"type":"m.room.message","origin":"o","membership":"join","prev_state":[],"redacts":"$x","unsigned":{"age":1,"age_ts":2},"content":{"body":"hi"},"depth":1}"#;
         assert_eq!(
             redacted(&RoomVersion::V10, event),
-            r#"{"content":{},"depth":1,"membership":"join","origin":"o","prev_state":[],"type":"m.room.message"}"#
+            r#"{"content":{},"depth":1,"membership":"join","origin":"o","prev_state":[],"type":"m.room.message","unsigned":{"age_ts":2}}"#
         );
         assert_eq!(
             redacted(&RoomVersion::V11, event),
-            r#"{"content":{},"depth":1,"type":"m.room.message"}"#
+            r#"{"content":{},"depth":1,"type":"m.room.message","unsigned":{"age_ts":2}}"#
         );
     }
 

@@ -4,6 +4,7 @@ use super::fields;
 use super::protocol::{ErrorWord, Failure};
 use crate::base64;
 use crate::crypto::{self, PublicKeys, SigningKey, VerifyKey};
+use crate::event::Pdu;
 use crate::json::{self, Object, ParseOptions, Value};
 use crate::redact::redact;
 
@@ -63,8 +64,12 @@ fn redact_op(request: &Object) -> Result<Object, Failure> {
 fn event_id(request: &Object) -> Result<Object, Failure> {
     let version = fields::room_version(request)?;
     let event = fields::object(request, "event")?;
-    let id = crypto::event_id(event, &version).map_err(bad_input)?;
-    Ok(answer("event_id", Value::String(id)))
+    // Like Synapse, compute IDs only of events that parse for the version.
+    let pdu = Pdu::from_object(event.clone(), &version).map_err(bad_input)?;
+    Ok(answer(
+        "event_id",
+        Value::String(pdu.event_id().as_str().to_owned()),
+    ))
 }
 
 /// `sign`: `json`, `server_name`, `key_id`, `seed` → `{"signed": object}`.

@@ -9,8 +9,8 @@ use crate::room_version::RoomVersion;
 
 /// One event's signatures, ready to check.
 #[derive(Debug)]
-pub(crate) struct Prepared {
-    pub(crate) message: Vec<u8>,
+pub(crate) struct Prepared<'a> {
+    pub(crate) message: &'a [u8],
     pub(crate) checks: Vec<SignatureCheck>,
 }
 
@@ -27,18 +27,26 @@ pub fn verify_batch(
     version: &RoomVersion,
     keys: &PublicKeys,
 ) -> Vec<Result<(), SignatureError>> {
-    let prepared: Vec<Result<Prepared, SignatureError>> = events
+    let prepared: Vec<_> = events
         .iter()
-        .map(|event| {
-            prepare(event, version, keys).map(|(message, checks)| Prepared { message, checks })
+        .map(|event| prepare(event, version, keys))
+        .collect();
+    let borrowed: Vec<Result<Prepared<'_>, SignatureError>> = prepared
+        .iter()
+        .map(|item| match item {
+            Ok((message, checks)) => Ok(Prepared {
+                message,
+                checks: checks.clone(),
+            }),
+            Err(error) => Err(error.clone()),
         })
         .collect();
-    verify_prepared(&prepared)
+    verify_prepared(&borrowed)
 }
 
 /// Verifies prepared events, batching what can be batched.
 pub(crate) fn verify_prepared(
-    items: &[Result<Prepared, SignatureError>],
+    items: &[Result<Prepared<'_>, SignatureError>],
 ) -> Vec<Result<(), SignatureError>> {
     let batchable: Vec<usize> = items
         .iter()
@@ -56,7 +64,7 @@ pub(crate) fn verify_prepared(
         if let Some(Ok(prepared)) = items.get(index) {
             for check in &prepared.checks {
                 if let Some(signature) = &check.signature {
-                    messages.push(&prepared.message);
+                    messages.push(prepared.message);
                     signatures.push(ed25519_dalek::Signature::from_bytes(signature));
                     keys.push(check.key.0);
                 }
@@ -74,7 +82,7 @@ pub(crate) fn verify_prepared(
             Ok(prepared) => prepared
                 .checks
                 .iter()
-                .try_for_each(|check| check.verify(&prepared.message)),
+                .try_for_each(|check| check.verify(prepared.message)),
         })
         .collect()
 }

@@ -99,6 +99,19 @@ pub(crate) fn prepare(
     version: &RoomVersion,
     keys: &PublicKeys,
 ) -> Result<(Vec<u8>, Vec<SignatureCheck>), SignatureError> {
+    let checks = required_checks(event, version, keys)?;
+    let mut message = Vec::with_capacity(512);
+    write_redacted_signing_bytes(event, version, &mut message);
+    Ok((message, checks))
+}
+
+/// The signatures of the required signers that must verify over the event's redacted
+/// form, with the keys supplied.
+pub(crate) fn required_checks(
+    event: &Object,
+    version: &RoomVersion,
+    keys: &PublicKeys,
+) -> Result<Vec<SignatureCheck>, SignatureError> {
     let servers = required_signers(event, version)?;
     let origin_server_ts = if version.signatures.enforce_key_validity {
         Some(
@@ -119,9 +132,7 @@ pub(crate) fn prepare(
             origin_server_ts,
         )?);
     }
-    let mut message = Vec::with_capacity(512);
-    write_redacted_signing_bytes(event, version, &mut message);
-    Ok((message, checks))
+    Ok(checks)
 }
 
 /// The server name of an identifier: everything after its first `:`.

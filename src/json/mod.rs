@@ -26,7 +26,7 @@
 //! ```
 //! use matrix_serverlib::json::{self, ParseOptions};
 //!
-//! let value = json::parse(br#"{ "b": "2", "a": "日本" }"#, &ParseOptions::strict())?;
+//! let value = json::parse(r#"{ "b": "2", "a": "日本" }"#.as_bytes(), &ParseOptions::strict())?;
 //! assert_eq!(json::to_string(&value), r#"{"a":"日本","b":"2"}"#);
 //! # Ok::<(), matrix_serverlib::json::CanonicalJsonError>(())
 //! ```

@@ -18,6 +18,10 @@ pub struct RoomVersion {
     /// v6+: events must be strict canonical JSON (no floats, integers within
     /// ±(2^53−1)).
     pub strict_canonical_json: bool,
+    /// v11+: the 255-byte limits on `sender`, `room_id`, `type`, `state_key` and
+    /// `event_id` are hard limits. Before, Synapse enforced 255 code points and counted
+    /// a byte overrun as a rejection, not a malformed event; servers follow that.
+    pub strict_event_byte_limits: bool,
     /// The state resolution algorithm.
     pub state_res: StateResAlgorithm,
     /// What redaction keeps.

@@ -14,6 +14,7 @@ impl RoomVersion {
         event_id_format: EventIdFormat::Legacy,
         room_id_from_create_event: false,
         strict_canonical_json: false,
+        strict_event_byte_limits: false,
         state_res: StateResAlgorithm::V1,
         redaction: RedactionRules {
             keeps_origin_membership_prev_state: true,
@@ -164,6 +165,7 @@ impl RoomVersion {
     /// Room version 11: new redaction rules, creator is the create event's sender.
     pub const V11: Self = Self {
         id: "11",
+        strict_event_byte_limits: true,
         redaction: RedactionRules {
             keeps_origin_membership_prev_state: false,
             keeps_all_create_content: true,
