@@ -1,0 +1,45 @@
+//! Replays the committed fuzz seed corpus through the same laws the fuzz targets check,
+//! so a normal `cargo test` covers them.
+
+use std::path::Path;
+
+#[path = "../../fuzz/laws.rs"]
+mod laws;
+
+fn replay(target: &str, law: fn(&[u8])) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/corpus")
+        .join(target);
+    let mut count = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let data = std::fs::read(entry.unwrap().path()).unwrap();
+        law(&data);
+        count += 1;
+    }
+    assert!(count > 0, "empty corpus for {target}");
+}
+
+#[test]
+fn canonical_json_corpus() {
+    replay("canonical_json", laws::canonical_json);
+}
+
+#[test]
+fn identifiers_corpus() {
+    replay("identifiers", laws::identifiers);
+}
+
+#[test]
+fn pdu_corpus() {
+    replay("pdu", laws::pdu);
+}
+
+#[test]
+fn redact_corpus() {
+    replay("redact", laws::redact_event);
+}
+
+#[test]
+fn receive_corpus() {
+    replay("receive", laws::receive);
+}
