@@ -17,17 +17,34 @@
 //! * [`id`]: user, room, event, alias, server name and key identifiers.
 //! * [`room_version`]: every room version as a typed set of rule switches.
 //! * [`base64`]: the unpadded base64 flavours Matrix uses.
+//! * [`event`]: the PDU type of every room version, content views, the receive entry
+//!   point and the event builder.
+//! * [`redact`]: the redaction algorithm of every room version.
+//! * [`crypto`]: signing keys, JSON and event signatures (single and batch
+//!   verification), content hashes, reference hashes and event IDs.
 //! * [`conformance`]: answers the JSON-lines conformance protocol, so the library can
 //!   be checked case by case against other implementations.
 //!
 //! ## Receiving a PDU: which function at each step
 //!
 //! 1. Find the room's version and its rules: [`room_version::RoomVersion::from_id`].
-//! 2. Parse the bytes as canonical JSON with the version's strictness:
-//!    [`json::parse`] with [`json::ParseOptions::for_strictness`] of
-//!    [`room_version::RoomVersion::strict_canonical_json`].
-//! 3. Check the identifiers it carries: [`id::UserId`], [`id::RoomId`],
-//!    [`id::EventId`] with the version's event-ID format.
+//! 2. Ask which servers must have signed the event,
+//!    [`crypto::required_signers`], and fetch their keys into a
+//!    [`crypto::PublicKeys`] (with validity times from room version 5).
+//! 3. Hand the bytes to [`event::receive_pdu`] (or [`event::receive_batch`] for a
+//!    transaction): it parses them as canonical JSON of the version's strictness,
+//!    checks the PDU format ([`event::Pdu::from_bytes`]), checks the signatures over
+//!    the redacted form, and checks the content hash, giving back the event redacted
+//!    when the hash does not match. A malformed or badly signed event is dropped.
+//! 4. The event ID, room ID, sender and references are on the [`event::Pdu`]; the
+//!    content views ([`event::MemberContent`] and the others) read what the
+//!    authorization rules need.
+//!
+//! ## Sending an event
+//!
+//! [`event::EventBuilder`] takes the room version, sender, type, content, state key,
+//! references, depth and timestamp, then hashes, signs and returns the [`event::Pdu`]
+//! with its event ID.
 //!
 //! ## Features
 //!
