@@ -13,8 +13,9 @@ use matrix_serverlib::json::{self, ParseOptions};
 fn message_event() -> String {
     let body = "Hello everyone! Here is a message of realistic length, with some unicode: \
                 日本語, émoji 😀, and \"quotes\" plus a\nnewline.";
+    let body = serde_json::to_string(body).expect("a string serializes");
     format!(
-        r#"{{"auth_events":["$Rqnc-F-dvnEYJTyHq_iKxU2bZ1CI92-kuZq3a5lr5Zg","$acR1l0raoZnm60CBwAVgqbZqoO_mYU81xysh1u7XcJk","$CD66HAED5npg6074c6pDtLKalHjVfYb2q4Q3LZgrW6o"],"content":{{"body":"{body}","msgtype":"m.text","format":"org.matrix.custom.html","formatted_body":"<b>Hello</b> everyone!"}},"depth":12345,"hashes":{{"sha256":"5jM4wQpv6lnBo7CLIghJuHdW+s2CMBJPUOGOC89ncos"}},"origin_server_ts":1700000000000,"prev_events":["$8yif6p8EqgoSten2BLje9ntKm720NyFLWQv9tn8memc"],"room_id":"!jEsUZKDJdhlrceRyVU:example.org","sender":"@alice:example.org","signatures":{{"example.org":{{"ed25519:a_abcd":"KxwGjPSDEtvnFgU00fwFz+l6d2pJM6XBIaMEn81SXPTRl16AqLAYqfIReFGZlHi5KLjAWbOoMszkwsQma+lYAg"}}}},"type":"m.room.message","unsigned":{{"age":1234}}}}"#
+        r#"{{"auth_events":["$Rqnc-F-dvnEYJTyHq_iKxU2bZ1CI92-kuZq3a5lr5Zg","$acR1l0raoZnm60CBwAVgqbZqoO_mYU81xysh1u7XcJk","$CD66HAED5npg6074c6pDtLKalHjVfYb2q4Q3LZgrW6o"],"content":{{"body":{body},"msgtype":"m.text","format":"org.matrix.custom.html","formatted_body":"<b>Hello</b> everyone!"}},"depth":12345,"hashes":{{"sha256":"5jM4wQpv6lnBo7CLIghJuHdW+s2CMBJPUOGOC89ncos"}},"origin_server_ts":1700000000000,"prev_events":["$8yif6p8EqgoSten2BLje9ntKm720NyFLWQv9tn8memc"],"room_id":"!jEsUZKDJdhlrceRyVU:example.org","sender":"@alice:example.org","signatures":{{"example.org":{{"ed25519:a_abcd":"KxwGjPSDEtvnFgU00fwFz+l6d2pJM6XBIaMEn81SXPTRl16AqLAYqfIReFGZlHi5KLjAWbOoMszkwsQma+lYAg"}}}},"type":"m.room.message","unsigned":{{"age":1234}}}}"#
     )
 }
 
