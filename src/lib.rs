@@ -77,6 +77,9 @@ pub mod json;
 pub mod redact;
 pub mod room_version;
 
+#[cfg(test)]
+mod test_util;
+
 /// The README's example, run as a doctest.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

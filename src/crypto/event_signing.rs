@@ -149,15 +149,7 @@ fn domain_of<'a>(value: Option<&'a Value>, field: &str) -> Result<&'a str, Signa
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::json::{self, ParseOptions};
-
-    fn object(text: &str) -> Object {
-        json::parse(text.as_bytes(), &ParseOptions::lenient())
-            .unwrap()
-            .as_object()
-            .unwrap()
-            .clone()
-    }
+    use crate::test_util::object;
 
     fn spec_key() -> SigningKey {
         SigningKey::from_base64_seed("ed25519:1", "YJDBA9Xnr2sVqXD9Vj7XVUnmFZcZrlw8Md7kMW+3XA1")

@@ -133,15 +133,7 @@ pub fn room_id_from_create_event(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::json::ParseOptions;
-
-    fn object(text: &str) -> Object {
-        json::parse(text.as_bytes(), &ParseOptions::lenient())
-            .unwrap()
-            .as_object()
-            .unwrap()
-            .clone()
-    }
+    use crate::test_util::object;
 
     const MINIMAL: &str = r#"{"room_id":"!x:domain","sender":"@a:domain","origin":"domain","origin_server_ts":1000000,"signatures":{},"hashes":{},"type":"X","content":{},"prev_events":[],"auth_events":[],"depth":3,"unsigned":{"age_ts":1000000}}"#;
 

@@ -176,19 +176,11 @@ pub(crate) fn signature_checks(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::json::ParseOptions;
+    use crate::test_util::object;
 
     fn spec_key() -> SigningKey {
         SigningKey::from_base64_seed("ed25519:1", "YJDBA9Xnr2sVqXD9Vj7XVUnmFZcZrlw8Md7kMW+3XA1")
             .unwrap()
-    }
-
-    fn object(text: &str) -> Object {
-        json::parse(text.as_bytes(), &ParseOptions::strict())
-            .unwrap()
-            .as_object()
-            .unwrap()
-            .clone()
     }
 
     #[test]

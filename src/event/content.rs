@@ -147,15 +147,7 @@ impl<'a> ThirdPartyInviteContent<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::json::{self, ParseOptions};
-
-    fn object(text: &str) -> Object {
-        json::parse(text.as_bytes(), &ParseOptions::strict())
-            .unwrap()
-            .as_object()
-            .unwrap()
-            .clone()
-    }
+    use crate::test_util::object;
 
     #[test]
     fn views_read_fields_and_tolerate_wrong_types() {
