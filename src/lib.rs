@@ -22,6 +22,8 @@
 //! * [`redact`]: the redaction algorithm of every room version.
 //! * [`crypto`]: signing keys, JSON and event signatures (single and batch
 //!   verification), content hashes, reference hashes and event IDs.
+//! * [`auth`]: the authorization rules of every room version with a typed
+//!   [`auth::Rejection`] for every rule, the state each event needs, and power levels.
 //! * [`conformance`]: answers the JSON-lines conformance protocol, so the library can
 //!   be checked case by case against other implementations.
 //!
@@ -39,6 +41,10 @@
 //! 4. The event ID, room ID, sender and references are on the [`event::Pdu`]; the
 //!    content views ([`event::MemberContent`] and the others) read what the
 //!    authorization rules need.
+//! 5. Check the event's own `auth_events` listing with [`auth::check_auth_events`],
+//!    then authorise it against those events and against the state before it with
+//!    [`auth::check`] (ask first which state it needs: [`auth::auth_types`]). A
+//!    [`auth::Rejection`] names the rule that failed.
 //!
 //! ## Sending an event
 //!
@@ -68,6 +74,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod auth;
 pub mod base64;
 pub mod conformance;
 pub mod crypto;

@@ -1,20 +1,61 @@
 //! The `auth_types` and `auth` operations.
 
+use super::fields;
 use super::protocol::{ErrorWord, Failure};
-use crate::json::Object;
+use crate::auth::{self, AuthEvents};
+use crate::json::{Object, Value};
 
-/// `auth_types`: `room_version`, `event` → `{"types": [[type, state_key], ...]}`.
-pub(crate) fn auth_types(_request: &Object) -> Result<Object, Failure> {
-    Err(Failure::new(
-        ErrorWord::Internal,
-        "auth_types is not available yet",
-    ))
+/// `auth_types`: `room_version`, `event` → `{"types": [[type, state_key], ...]}`,
+/// sorted, the create event included (also in room version 12).
+pub(crate) fn auth_types(request: &Object) -> Result<Object, Failure> {
+    let version = fields::room_version(request)?;
+    let event = fields::object(request, "event")?;
+    let types = auth::auth_types(event, &version)
+        .map_err(|error| Failure::new(ErrorWord::BadInput, error.to_string()))?;
+    let types = types
+        .iter()
+        .map(|key| {
+            Value::Array(vec![
+                Value::from(key.event_type()),
+                Value::from(key.state_key()),
+            ])
+        })
+        .collect();
+    let mut answer = Object::new();
+    answer.insert("types", Value::Array(types));
+    Ok(answer)
 }
 
-/// `auth`: `room_version`, `event`, `auth_events` → `{"allowed", "reason"}`.
-pub(crate) fn auth(_request: &Object) -> Result<Object, Failure> {
-    Err(Failure::new(
-        ErrorWord::Internal,
-        "auth is not available yet",
-    ))
+/// `auth`: `room_version`, `event`, `auth_events` → `{"allowed", "reason"}`: the
+/// event judged by the rules that do not read its own `auth_events` listing, with
+/// `auth_events` as the room state (later entries win).
+pub(crate) fn auth(request: &Object) -> Result<Object, Failure> {
+    let version = fields::room_version(request)?;
+    let event = fields::object(request, "event")?;
+    let listed = fields::required(request, "auth_events")?
+        .as_array()
+        .ok_or_else(|| {
+            Failure::new(
+                ErrorWord::BadInput,
+                "field 'auth_events' has the wrong kind",
+            )
+        })?;
+    let mut state = AuthEvents::new();
+    for entry in listed {
+        let entry = entry.as_object().ok_or_else(|| {
+            Failure::new(
+                ErrorWord::BadInput,
+                "an entry of 'auth_events' is not an object",
+            )
+        })?;
+        state.insert(entry);
+    }
+    let (allowed, reason) = match auth::check(event, &state, &version) {
+        Ok(()) => (true, "allowed".to_owned()),
+        Err(rejection) => (false, format!("{}: {rejection}", rejection.reason())),
+    };
+    let mut answer = Object::new();
+    answer.insert("allowed", Value::Bool(allowed));
+    answer.insert("reason", Value::String(reason));
+    Ok(answer)
 }

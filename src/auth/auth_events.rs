@@ -1,0 +1,73 @@
+//! Rule C: the event's own `auth_events` listing, which needs no state.
+
+use std::collections::BTreeSet;
+
+use super::fields::{state_key, str_field};
+use super::rejection::Rejection;
+use super::state::{CREATE, StateKey, auth_types};
+use crate::json::Object;
+use crate::room_version::RoomVersion;
+
+/// Checks the events `event` lists in its `auth_events` (rule C): each in the same
+/// room, no two with the same type and state key, each one the auth-event selection
+/// picks for `event`, and (v1–11) the create event among them. In room version 12 the
+/// selection never picks the create event, so listing it is rejected.
+///
+/// Pass the listed events themselves, fetched by ID. Whether a listed event was itself
+/// rejected is the caller's knowledge: an event that lists a rejected event must be
+/// rejected too. A create event lists nothing and passes.
+///
+/// # Errors
+///
+/// The first problem found, as a [`Rejection`] ([`Rejection::MalformedEvent`] when
+/// `event` has no `type` or `sender`).
+pub fn check_auth_events(
+    event: &Object,
+    auth_events: &[&Object],
+    version: &RoomVersion,
+) -> Result<(), Rejection> {
+    let event_type = str_field(event, "type").ok_or(Rejection::MalformedEvent { field: "type" })?;
+    if event_type == CREATE {
+        return Ok(());
+    }
+    let mut expected: BTreeSet<StateKey> = auth_types(event, version)
+        .map_err(|error| match error {
+            super::AuthError::MalformedEvent { field } => Rejection::MalformedEvent { field },
+        })?
+        .into_iter()
+        .collect();
+    if version.room_id_from_create_event {
+        expected.remove(&StateKey::new(CREATE, ""));
+    }
+    let room_id = str_field(event, "room_id");
+    let mut seen = BTreeSet::new();
+    for listed in auth_events {
+        let key = StateKey::new(
+            str_field(listed, "type").unwrap_or_default(),
+            state_key(listed).unwrap_or_default(),
+        );
+        // Rule C: every listed event is in this room.
+        let listed_room = str_field(listed, "room_id");
+        if listed_room != room_id {
+            return Err(Rejection::AuthEventWrongRoom {
+                key,
+                room_id: listed_room.map(str::to_owned),
+            });
+        }
+        // Rule C.1: no duplicate (type, state_key).
+        if seen.contains(&key) {
+            return Err(Rejection::DuplicateAuthEvent { key });
+        }
+        // Rule C.2: only entries the selection picks (events without a state key never
+        // are).
+        if state_key(listed).is_none() || !expected.contains(&key) {
+            return Err(Rejection::UnexpectedAuthEvent { key });
+        }
+        seen.insert(key);
+    }
+    // Rule C.4 (v1–11): the create event must be listed.
+    if !version.room_id_from_create_event && !seen.contains(&StateKey::new(CREATE, "")) {
+        return Err(Rejection::CreateEventNotListed);
+    }
+    Ok(())
+}

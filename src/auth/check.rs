@@ -1,0 +1,208 @@
+//! The entry point of the state-dependent rules, and the rules for events of no
+//! special type (D, G, I, J).
+
+use super::fields::{content, server_of, state_key, str_field};
+use super::levels::PowerLevels;
+use super::rejection::Rejection;
+use super::state::{AuthEvents, CREATE, MEMBER, POWER_LEVELS, THIRD_PARTY_INVITE};
+use super::{aliases, create, member, power_levels, redaction, third_party_invite};
+use crate::json::{Object, Value};
+use crate::room_version::RoomVersion;
+
+/// Checks `event` (a PDU as a JSON object) against the authorization rules of
+/// `version`, with `state` as the room state before it.
+///
+/// A create event is judged by the create rules (rule A) alone. Every other event by
+/// the rules that read state: B (v12: the state's create event must be the one the
+/// `room_id` names), D to M. The rules about the event's own `auth_events` listing
+/// (C) are [`check_auth_events`](super::check_auth_events); sizes, signatures
+/// (including rule F.2, the authorising server's signature of a restricted join) and
+/// hashes are checked when the PDU is received.
+///
+/// `state` must hold the entries [`auth_types`](super::auth_types) lists (more do no
+/// harm); in room version 12 that includes the create event.
+///
+/// ```
+/// use matrix_serverlib::auth::{AuthEvents, check};
+/// use matrix_serverlib::json::{self, ParseOptions};
+/// use matrix_serverlib::room_version::RoomVersion;
+///
+/// let parse = |text: &str| json::parse(text.as_bytes(), &ParseOptions::strict());
+/// let create = parse(r#"{"type":"m.room.create","state_key":"","sender":"@a:x.example",
+///     "room_id":"!r:x.example","content":{"room_version":"11"},"prev_events":[]}"#)?;
+/// let join = parse(r#"{"type":"m.room.member","state_key":"@a:x.example",
+///     "sender":"@a:x.example","room_id":"!r:x.example","content":{"membership":"join"}}"#)?;
+/// let message = parse(r#"{"type":"m.room.message","sender":"@a:x.example",
+///     "room_id":"!r:x.example","content":{"body":"hi"}}"#)?;
+/// let (Some(create), Some(join), Some(message)) =
+///     (create.as_object(), join.as_object(), message.as_object())
+/// else {
+///     return Err("not objects".into());
+/// };
+/// let state: AuthEvents<'_> = [create, join].into_iter().collect();
+/// check(message, &state, &RoomVersion::V11)?;
+///
+/// let stranger = parse(r#"{"type":"m.room.message","sender":"@b:y.example",
+///     "room_id":"!r:x.example","content":{"body":"hi"}}"#)?;
+/// let result = check(stranger.as_object().ok_or("not an object")?, &state, &RoomVersion::V11);
+/// assert_eq!(result.map_err(|rejection| rejection.reason()), Err("sender_not_joined"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+///
+/// The first rule the event fails, as a [`Rejection`].
+pub fn check(
+    event: &Object,
+    state: &AuthEvents<'_>,
+    version: &RoomVersion,
+) -> Result<(), Rejection> {
+    let event_type = required(event, "type")?;
+    let sender = required(event, "sender")?;
+    // Every rule that compares servers reads the sender's (Synapse rejects a sender
+    // without one).
+    if server_of(sender).is_none() {
+        return Err(Rejection::MalformedEvent { field: "sender" });
+    }
+    // Rule A: create events.
+    if event_type == CREATE {
+        return create::check(event, sender, version);
+    }
+    // Synapse: "missing a create event in auth_events". Nothing can be judged without it.
+    let create = state.create().ok_or(Rejection::MissingCreateEvent)?;
+    let event = Event {
+        event,
+        sender,
+        state,
+        version,
+        create,
+        levels: PowerLevels::new(version, create, state.power_levels()),
+    };
+    // Rule B (v12): the create event is the one whose ID the room ID is derived from.
+    if version.room_id_from_create_event {
+        check_room_id(&event)?;
+    }
+    // Rule D: m.federate.
+    event.check_federation(sender)?;
+    // Rule E (v1–5): m.room.aliases.
+    if version.auth.aliases_rule && event_type == "m.room.aliases" {
+        return aliases::check(&event);
+    }
+    // Rule F: m.room.member.
+    if event_type == MEMBER {
+        return member::check(&event);
+    }
+    check_other(&event, event_type)
+}
+
+/// Rules G to M, for events of any type but create, aliases (v1–5) and member.
+fn check_other(event: &Event<'_>, event_type: &str) -> Result<(), Rejection> {
+    let sender = event.sender;
+    // Rule G: the sender must be joined.
+    let membership = event.state.membership_of(sender);
+    if membership != Some("join") {
+        return Err(Rejection::SenderNotJoined {
+            sender: sender.to_owned(),
+            membership: membership.map(str::to_owned),
+        });
+    }
+    // Rule H: m.room.third_party_invite needs the invite level.
+    if event_type == THIRD_PARTY_INVITE {
+        return third_party_invite::check_event(event);
+    }
+    // Rule I: the sender needs the level the event type requires.
+    let state_key = state_key(event.event);
+    let needed = event
+        .levels
+        .required_level(event_type, state_key.is_some())?;
+    let level = event.levels.user_level(sender)?;
+    if level < needed {
+        return Err(Rejection::InsufficientPower {
+            event_type: event_type.to_owned(),
+            level,
+            needed,
+        });
+    }
+    // Rule J: state keys starting with `@` belong to their user.
+    if let Some(state_key) = state_key
+        && state_key.starts_with('@')
+        && state_key != sender
+    {
+        return Err(Rejection::StateKeyNotSender {
+            state_key: state_key.to_owned(),
+            sender: sender.to_owned(),
+        });
+    }
+    // Rule K: m.room.power_levels.
+    if event_type == POWER_LEVELS {
+        return power_levels::check(event);
+    }
+    // Rule L (v1–2): m.room.redaction.
+    if event.version.auth.redaction_rule && event_type == "m.room.redaction" {
+        return redaction::check(event);
+    }
+    // Rule M: allow.
+    Ok(())
+}
+
+/// The event under judgement and what every rule reads.
+pub(super) struct Event<'a> {
+    /// The PDU.
+    pub(super) event: &'a Object,
+    /// Its `sender`.
+    pub(super) sender: &'a str,
+    /// The state it is checked against.
+    pub(super) state: &'a AuthEvents<'a>,
+    /// The room version.
+    pub(super) version: &'a RoomVersion,
+    /// The state's create event.
+    pub(super) create: &'a Object,
+    /// Power levels from the state.
+    pub(super) levels: PowerLevels<'a>,
+}
+
+impl Event<'_> {
+    /// The event's content.
+    pub(super) fn content(&self) -> &Object {
+        content(self.event)
+    }
+
+    /// Rule D: if the room does not federate, `user` must be on the creator's server.
+    ///
+    /// The spec blocks only when `m.federate` is `false`; Synapse federates only when it
+    /// is absent or exactly `true`, so any other value blocks too. Synapse compares the
+    /// servers of the create event's sender (not the room ID) and the user.
+    pub(super) fn check_federation(&self, user: &str) -> Result<(), Rejection> {
+        let create_sender = str_field(self.create, "sender").unwrap_or_default();
+        let create_server = server_of(create_sender);
+        if create_server == server_of(user) {
+            return Ok(());
+        }
+        match content(self.create).get("m.federate") {
+            None | Some(Value::Bool(true)) => Ok(()),
+            Some(_) => Err(Rejection::NotFederated {
+                user: user.to_owned(),
+                create_server: create_server.unwrap_or_default().to_owned(),
+            }),
+        }
+    }
+}
+
+/// Rule B (v12): the room ID must be the state's create event ID with `!` for `$`.
+fn check_room_id(event: &Event<'_>) -> Result<(), Rejection> {
+    let room_id = str_field(event.event, "room_id");
+    let create_room_id =
+        crate::crypto::room_id_from_create_event(event.create, event.version).unwrap_or_default();
+    if room_id == Some(create_room_id.as_str()) {
+        return Ok(());
+    }
+    Err(Rejection::CreateEventNotRoomId {
+        room_id: room_id.map(str::to_owned),
+        create_room_id,
+    })
+}
+
+/// The string field every rule reads.
+fn required<'a>(event: &'a Object, field: &'static str) -> Result<&'a str, Rejection> {
+    str_field(event, field).ok_or(Rejection::MalformedEvent { field })
+}

@@ -1,0 +1,54 @@
+//! The authorization rules of every room version
+//! (<https://spec.matrix.org/v1.16/rooms/v12/#authorization-rules>), as pure functions
+//! that answer with a typed [`Rejection`].
+//!
+//! Authorization follows "ask, then supply": [`auth_types`] lists the state entries
+//! an event needs, the caller looks them up and passes them as [`AuthEvents`] to
+//! [`check`], which applies the create-event rules (A) to a create event and the
+//! state-dependent rules (B, D to M) to any other. [`check_auth_events`] applies rule
+//! C, which reads only the events the event lists in its own `auth_events`.
+//! [`PowerLevels`] reads power levels under a room version's rules, for these rules
+//! and for state resolution.
+//!
+//! Comments and [`Rejection`] variants cite the rules by letter, in the order every
+//! room version applies them: A (create events), B (v12: the room ID names the create
+//! event), C (the event's own `auth_events`), D (`m.federate`), E (v1–5
+//! `m.room.aliases`), F (`m.room.member`), G (sender joined), H
+//! (`m.room.third_party_invite`), I (required power level), J (user state keys), K
+//! (`m.room.power_levels`), L (v1–2 `m.room.redaction`), M (allow); "rule F.3.4" is
+//! the fourth item of the third item of F. The spec numbers them per version: in v12
+//! A–D are rules 1–4 and F–K rules 5–10; in v6–11 A, C, D are 1–3 and F–K 4–9; in
+//! v1–5 E is rule 4 and F–L rules 5–11 (L only in v1–2).
+//!
+//! Where Synapse, which decides what the network accepts, differs from the spec's
+//! text, these functions match Synapse and say so where it happens: `m.federate` values
+//! other than `true` block federation and the check also covers member events'
+//! targets; a missing join-rules event reads as `invite`; power-levels `users` keys
+//! need only `@` and a `:`.
+
+mod aliases;
+mod auth_events;
+mod check;
+mod create;
+mod error;
+mod fields;
+mod levels;
+mod member;
+mod power_levels;
+mod redaction;
+mod rejection;
+mod state;
+mod third_party_invite;
+
+pub use auth_events::check_auth_events;
+pub use check::check;
+pub use error::AuthError;
+pub use levels::{
+    DEFAULT_NOTIFICATIONS_ROOM, NamedLevel, PowerLevel, PowerLevels, PowerLevelsContent,
+    PowerLevelsError, parse_level,
+};
+pub use rejection::{AdditionalCreatorsProblem, Rejection, ThirdPartyInviteProblem};
+pub use state::{AuthEvents, StateKey, auth_types};
+
+#[cfg(test)]
+mod tests;

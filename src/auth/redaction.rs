@@ -1,0 +1,29 @@
+//! Rule L (room versions 1–2): `m.room.redaction` events.
+
+use super::check::Event;
+use super::fields::{server_of, str_field};
+use super::levels::NamedLevel;
+use super::rejection::Rejection;
+
+/// Rule L: a redaction needs the redact level, or must redact an event from the
+/// redaction's own server (by the servers of the two event IDs).
+pub(super) fn check(event: &Event<'_>) -> Result<(), Rejection> {
+    // Rule L.1: allow at or above the redact level.
+    let level = event.levels.user_level(event.sender)?;
+    let needed = event.levels.named_level(NamedLevel::Redact)?;
+    if level >= needed {
+        return Ok(());
+    }
+    // Rule L.2: allow when the redacted event is from the same server. Like Synapse, a
+    // missing or non-string `redacts` is allowed here (there is nothing to compare;
+    // the redaction then redacts nothing).
+    let Some(redacts) = str_field(event.event, "redacts") else {
+        return Ok(());
+    };
+    let own_server = str_field(event.event, "event_id").and_then(server_of);
+    if own_server.is_some() && own_server == server_of(redacts) {
+        return Ok(());
+    }
+    // Rule L.3: reject.
+    Err(Rejection::RedactionInsufficientPower { level, needed })
+}
