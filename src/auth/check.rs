@@ -191,11 +191,18 @@ impl Event<'_> {
 /// Rule B (v12): the room ID must be the state's create event ID with `!` for `$`.
 fn check_room_id(event: &Event<'_>) -> Result<(), Rejection> {
     let room_id = str_field(event.event, "room_id");
-    let create_room_id =
-        crate::crypto::room_id_from_create_event(event.create, event.version).unwrap_or_default();
-    if room_id == Some(create_room_id.as_str()) {
+    let create_event_id = event.state.create_event_id(event.version);
+    let create_hash = create_event_id
+        .as_deref()
+        .and_then(|id| id.strip_prefix('$'));
+    if let (Some(room_id), Some(hash)) = (room_id, create_hash)
+        && room_id.strip_prefix('!') == Some(hash)
+    {
         return Ok(());
     }
+    let create_room_id = create_hash
+        .map(|hash| format!("!{hash}"))
+        .unwrap_or_default();
     Err(Rejection::CreateEventNotRoomId {
         room_id: room_id.map(str::to_owned),
         create_room_id,

@@ -326,6 +326,29 @@ impl<'a> PowerLevelsContent<'a> {
         })
     }
 
+    /// Reads `value`, the entry `key` of the map `map`, as a level; `null` reads as
+    /// absent.
+    ///
+    /// # Errors
+    ///
+    /// [`PowerLevelsError::NotAnInteger`] when it is not a level.
+    pub fn entry_level(
+        &self,
+        map: &str,
+        key: &str,
+        value: &Value,
+    ) -> Result<Option<i64>, PowerLevelsError> {
+        match value {
+            Value::Null => Ok(None),
+            value => parse_level(value, &self.rules).map(Some).ok_or_else(|| {
+                PowerLevelsError::NotAnInteger {
+                    path: format!("{map}.{key}"),
+                    value: crate::json::to_string(value),
+                }
+            }),
+        }
+    }
+
     fn map_entry(&self, map: &str, key: &str) -> Result<Option<i64>, PowerLevelsError> {
         match self.map(map)? {
             Some(entries) => self.level_at(entries, key, Some(map)),
@@ -341,13 +364,17 @@ impl<'a> PowerLevelsContent<'a> {
     ) -> Result<Option<i64>, PowerLevelsError> {
         match object.get(key) {
             None | Some(Value::Null) => Ok(None),
-            Some(value) => {
+            // The path is only built for the error, off the hot path.
+            Some(value) => parse_level(value, &self.rules).map(Some).ok_or_else(|| {
                 let path = match parent {
                     Some(parent) => format!("{parent}.{key}"),
                     None => key.to_owned(),
                 };
-                self.level(value, &path).map(Some)
-            }
+                PowerLevelsError::NotAnInteger {
+                    path,
+                    value: crate::json::to_string(value),
+                }
+            }),
         }
     }
 }

@@ -89,7 +89,10 @@ fn is_creator_first_join(event: &Event<'_>, target: &str) -> bool {
     if creator != Some(target) {
         return false;
     }
-    crate::crypto::event_id(event.create, event.version).is_ok_and(|id| id == *prev)
+    event
+        .state
+        .create_event_id(event.version)
+        .is_some_and(|id| id == *prev)
 }
 
 impl Change<'_> {

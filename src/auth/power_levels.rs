@@ -1,7 +1,5 @@
 //! Rule K: `m.room.power_levels` events.
 
-use std::collections::BTreeSet;
-
 use super::check::Event;
 use super::fields::{content, str_field};
 use super::levels::{NamedLevel, PowerLevel, PowerLevelsContent};
@@ -128,7 +126,7 @@ fn check_no_creators(event: &Event<'_>, content_new: &Object) -> Result<(), Reje
     let creator = str_field(event.create, "sender")
         .into_iter()
         .chain(additional)
-        .find(|user| users.contains_key(*user));
+        .find(|user| users.contains_key(user));
     match creator {
         Some(user) => Err(Rejection::PowerLevelsCreatorInUsers {
             user: user.to_owned(),
@@ -136,6 +134,9 @@ fn check_no_creators(event: &Event<'_>, content_new: &Object) -> Result<(), Reje
         None => Ok(()),
     }
 }
+
+/// One key of a levels map: its old and new level.
+type LevelChange<'a> = (&'a str, Option<i64>, Option<i64>);
 
 /// The old and new power levels and the sender's level, for rules K.5 to K.7.
 struct Diff<'a> {
@@ -155,24 +156,42 @@ impl Diff<'_> {
                 .any(|value| self.level < value)
     }
 
-    /// The keys of `map` in the old and new content.
-    fn keys(&self, map: &str) -> Result<BTreeSet<&str>, Rejection> {
-        let mut keys = BTreeSet::new();
-        for content in [self.old, self.new] {
-            if let Some(entries) = content.map(map)? {
-                keys.extend(entries.keys());
-            }
+    /// The entries of `map` in the old and new content, merged in key order: each key
+    /// of either side once, with its old and new level (absent or `null` as `None`).
+    fn merged(&self, map: &str) -> Result<Vec<LevelChange<'_>>, Rejection> {
+        let (old, new) = (self.old.map(map)?, self.new.map(map)?);
+        let mut old_entries = old.into_iter().flat_map(Object::iter).peekable();
+        let mut new_entries = new.into_iter().flat_map(Object::iter).peekable();
+        let mut merged = Vec::new();
+        loop {
+            // Both sides are sorted, so one walk pairs equal keys.
+            let (key, old_value, new_value) = match (old_entries.peek(), new_entries.peek()) {
+                (None, None) => break,
+                (Some(&(old_key, _)), Some(&(new_key, _))) if old_key == new_key => (
+                    old_key,
+                    old_entries.next().map(|e| e.1),
+                    new_entries.next().map(|e| e.1),
+                ),
+                (Some(&(old_key, _)), Some(&(new_key, _))) if old_key < new_key => {
+                    (old_key, old_entries.next().map(|e| e.1), None)
+                }
+                (Some(&(old_key, _)), None) => (old_key, old_entries.next().map(|e| e.1), None),
+                (_, Some(&(new_key, _))) => (new_key, None, new_entries.next().map(|e| e.1)),
+            };
+            let old_level = old_value
+                .map(|value| self.old.entry_level(map, key, value))
+                .transpose()?;
+            let new_level = new_value
+                .map(|value| self.new.entry_level(map, key, value))
+                .transpose()?;
+            merged.push((key, old_level.flatten(), new_level.flatten()));
         }
-        Ok(keys)
+        Ok(merged)
     }
 
     /// Rule K.6 for `events` or `notifications`.
     fn check_map(&self, map: &str) -> Result<(), Rejection> {
-        for key in self.keys(map)? {
-            let (old, new) = match map {
-                "events" => (self.old.event(key)?, self.new.event(key)?),
-                _ => (self.old.notification(key)?, self.new.notification(key)?),
-            };
+        for (key, old, new) in self.merged(map)? {
             if self.changes_above_sender(old, new) {
                 return Err(Rejection::PowerLevelsEventAboveSender {
                     path: format!("{map}.{key}"),
@@ -188,8 +207,7 @@ impl Diff<'_> {
     /// Rule K.7: another user's changed or removed entry must be below the sender's
     /// level; no changed entry may end above it.
     fn check_users(&self, sender: &str) -> Result<(), Rejection> {
-        for user in self.keys("users")? {
-            let (old, new) = (self.old.user(user)?, self.new.user(user)?);
+        for (user, old, new) in self.merged("users")? {
             if old == new {
                 continue;
             }

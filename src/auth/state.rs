@@ -1,6 +1,8 @@
 //! The state the rules read: which entries an event needs ([`auth_types`]) and the
 //! map the caller supplies ([`AuthEvents`]).
 
+use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -152,7 +154,16 @@ fn required_str<'a>(event: &'a Object, field: &'static str) -> Result<&'a str, A
 /// in `auth_events`.
 #[derive(Debug, Clone, Default)]
 pub struct AuthEvents<'a> {
-    map: BTreeMap<(&'a str, &'a str), &'a Object>,
+    // The entries every check reads have their own slots, and members are keyed by
+    // user alone: lookups in a room of many members compare short keys only.
+    create: Option<&'a Object>,
+    power_levels: Option<&'a Object>,
+    join_rules: Option<&'a Object>,
+    members: BTreeMap<&'a str, &'a Object>,
+    others: BTreeMap<(&'a str, &'a str), &'a Object>,
+    /// The create event's ID, computed at most once per state (it is a reference hash,
+    /// needed by rule B and the creator's first join).
+    create_event_id: OnceCell<(&'static str, Option<String>)>,
 }
 
 impl<'a> AuthEvents<'a> {
@@ -165,48 +176,102 @@ impl<'a> AuthEvents<'a> {
     /// Adds `event`, replacing an event with the same key. Returns `false` (and adds
     /// nothing) when `event` is not a state event.
     pub fn insert(&mut self, event: &'a Object) -> bool {
-        match (str_field(event, "type"), state_key(event)) {
-            (Some(event_type), Some(state_key)) => {
-                self.map.insert((event_type, state_key), event);
-                true
+        let (Some(event_type), Some(state_key)) = (str_field(event, "type"), state_key(event))
+        else {
+            return false;
+        };
+        match (event_type, state_key) {
+            (CREATE, "") => {
+                self.create = Some(event);
+                self.create_event_id = OnceCell::new();
             }
-            _ => false,
+            (POWER_LEVELS, "") => self.power_levels = Some(event),
+            (JOIN_RULES, "") => self.join_rules = Some(event),
+            (MEMBER, user) => {
+                self.members.insert(user, event);
+            }
+            key => {
+                self.others.insert(key, event);
+            }
         }
+        true
     }
 
     /// The event at `(event_type, state_key)`.
     #[must_use]
     pub fn get(&self, event_type: &str, state_key: &str) -> Option<&'a Object> {
-        self.map.get(&(event_type, state_key)).copied()
+        match (event_type, state_key) {
+            (CREATE, "") => self.create,
+            (POWER_LEVELS, "") => self.power_levels,
+            (JOIN_RULES, "") => self.join_rules,
+            (MEMBER, user) => self.members.get(user).copied(),
+            key => self.others.get(&key).copied(),
+        }
     }
 
     /// The number of entries.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.map.len()
+        let slots = [self.create, self.power_levels, self.join_rules];
+        slots.iter().flatten().count() + self.members.len() + self.others.len()
     }
 
     /// True when there are no entries.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.len() == 0
     }
 
     /// The entries, sorted by key.
     pub fn iter(&self) -> impl Iterator<Item = (StateKey, &'a Object)> + '_ {
-        self.map
-            .iter()
-            .map(|(&(event_type, state_key), &event)| (StateKey::new(event_type, state_key), event))
+        let slots = [
+            (CREATE, self.create),
+            (POWER_LEVELS, self.power_levels),
+            (JOIN_RULES, self.join_rules),
+        ];
+        let mut entries: Vec<(StateKey, &'a Object)> = slots
+            .into_iter()
+            .filter_map(|(event_type, event)| Some((StateKey::new(event_type, ""), event?)))
+            .chain(
+                self.members
+                    .iter()
+                    .map(|(&user, &event)| (StateKey::new(MEMBER, user), event)),
+            )
+            .chain(
+                self.others
+                    .iter()
+                    .map(|(&(event_type, state_key), &event)| {
+                        (StateKey::new(event_type, state_key), event)
+                    }),
+            )
+            .collect();
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        entries.into_iter()
     }
 
     /// The create event.
     pub(super) fn create(&self) -> Option<&'a Object> {
-        self.get(CREATE, "")
+        self.create
+    }
+
+    /// The create event's ID under `version`'s rules, computed once per state (for
+    /// the version first asked about; another version is computed afresh).
+    pub(super) fn create_event_id(&self, version: &RoomVersion) -> Option<Cow<'_, str>> {
+        let compute = || {
+            self.create()
+                .and_then(|create| crate::crypto::event_id(create, version).ok())
+        };
+        let (cached_version, id) = self.create_event_id.get_or_init(|| (version.id, compute()));
+        if *cached_version == version.id {
+            id.as_deref().map(Cow::Borrowed)
+        } else {
+            compute().map(Cow::Owned)
+        }
     }
 
     /// The power-levels event.
     pub(super) fn power_levels(&self) -> Option<&'a Object> {
-        self.get(POWER_LEVELS, "")
+        self.power_levels
     }
 
     /// `content.membership` of `user`'s member event.

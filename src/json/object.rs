@@ -1,6 +1,6 @@
 //! A JSON object kept sorted by key, so that the canonical form is a single pass.
 
-use std::borrow::Borrow;
+use std::cmp::Ordering;
 
 use super::Value;
 
@@ -58,21 +58,13 @@ impl Object {
 
     /// The value under `key`.
     #[must_use]
-    pub fn get<Q>(&self, key: &Q) -> Option<&Value>
-    where
-        String: Borrow<Q>,
-        Q: Ord + ?Sized,
-    {
+    pub fn get(&self, key: &str) -> Option<&Value> {
         self.position(key).ok().map(|index| &self.entries[index].1)
     }
 
     /// The value under `key`, mutably.
     #[must_use]
-    pub fn get_mut<Q>(&mut self, key: &Q) -> Option<&mut Value>
-    where
-        String: Borrow<Q>,
-        Q: Ord + ?Sized,
-    {
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
         self.position(key)
             .ok()
             .map(|index| &mut self.entries[index].1)
@@ -80,11 +72,7 @@ impl Object {
 
     /// True when `key` is present.
     #[must_use]
-    pub fn contains_key<Q>(&self, key: &Q) -> bool
-    where
-        String: Borrow<Q>,
-        Q: Ord + ?Sized,
-    {
+    pub fn contains_key(&self, key: &str) -> bool {
         self.position(key).is_ok()
     }
 
@@ -101,11 +89,7 @@ impl Object {
     }
 
     /// Removes `key`, returning its value.
-    pub fn remove<Q>(&mut self, key: &Q) -> Option<Value>
-    where
-        String: Borrow<Q>,
-        Q: Ord + ?Sized,
-    {
+    pub fn remove(&mut self, key: &str) -> Option<Value> {
         let index = self.position(key).ok()?;
         Some(self.entries.remove(index).1)
     }
@@ -132,14 +116,22 @@ impl Object {
         self.entries.iter().map(|(_, value)| value)
     }
 
-    fn position<Q>(&self, key: &Q) -> Result<usize, usize>
-    where
-        String: Borrow<Q>,
-        Q: Ord + ?Sized,
-    {
+    fn position(&self, key: &str) -> Result<usize, usize> {
         self.entries
-            .binary_search_by(|(probe, _)| probe.borrow().cmp(key))
+            .binary_search_by(|(probe, _)| compare_keys(probe, key))
     }
+}
+
+/// Code-point (byte) order of two keys. Keys are short, so a plain byte loop beats a
+/// call into `memcmp`; the order is the same as `str`'s.
+fn compare_keys(a: &str, b: &str) -> Ordering {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    for (x, y) in a.iter().zip(b) {
+        if x != y {
+            return x.cmp(y);
+        }
+    }
+    a.len().cmp(&b.len())
 }
 
 impl FromIterator<(String, Value)> for Object {
