@@ -1,6 +1,7 @@
 //! The laws the fuzz targets check, shared with the corpus replay in `tests/it`: each
 //! function takes arbitrary bytes and panics only when a law is broken.
 
+use matrix_serverlib::auth::{AuthEvents, auth_types, check};
 use matrix_serverlib::crypto::{PublicKeys, SigningKey, reference_hash};
 use matrix_serverlib::event::{Pdu, receive_pdu};
 use matrix_serverlib::id::{EventId, KeyId, RoomAliasId, RoomId, ServerName, UserId};
@@ -94,4 +95,32 @@ pub(crate) fn receive(data: &[u8]) {
             Some(received.pdu().event_id().clone())
         );
     }
+}
+
+/// Authorization: never panics, and adding state the rules never read (an unrelated
+/// state type) changes no answer. Input: a version byte, then a JSON array whose first
+/// object is the event and the rest the state.
+pub(crate) fn auth(data: &[u8]) {
+    let Some((version, rest)) = version_and_rest(data) else {
+        return;
+    };
+    let Ok(Value::Array(items)) = json::parse(rest, &ParseOptions::lenient()) else {
+        return;
+    };
+    let objects: Vec<&json::Object> = items.iter().filter_map(Value::as_object).collect();
+    let Some((event, state_events)) = objects.split_first() else {
+        return;
+    };
+    let state: AuthEvents<'_> = state_events.iter().copied().collect();
+    let verdict = check(event, &state, &version).map_err(|rejection| rejection.reason());
+    let unrelated = json::parse(
+        br#"{"type":"org.example.unrelated","state_key":"","sender":"@x:y","content":{}}"#,
+        &ParseOptions::strict(),
+    )
+    .expect("a literal event parses");
+    let mut more = state.clone();
+    more.insert(unrelated.as_object().expect("an object"));
+    let again = check(event, &more, &version).map_err(|rejection| rejection.reason());
+    assert_eq!(again, verdict, "unrelated state changed the verdict");
+    let _ = auth_types(event, &version);
 }

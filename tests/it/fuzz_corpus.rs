@@ -43,3 +43,8 @@ fn redact_corpus() {
 fn receive_corpus() {
     replay("receive", laws::receive);
 }
+
+#[test]
+fn auth_corpus() {
+    replay("auth", laws::auth);
+}
