@@ -51,10 +51,17 @@ impl Pdu {
         // refuse clearly oversized input before parsing it.
         let options = ParseOptions::for_strictness(version.strict_canonical_json)
             .with_max_len(MAX_PDU_SIZE.saturating_mul(4));
-        match json::parse(bytes, &options)? {
-            Value::Object(object) => Self::from_object(object, version),
-            _ => Err(PduError::NotAnObject),
+        let Value::Object(object) = json::parse(bytes, &options)? else {
+            return Err(PduError::NotAnObject);
+        };
+        // Strict parsing already refused non-canonical numbers, and the canonical form
+        // of strict JSON is never longer than its text (it drops whitespace and
+        // duplicate keys and writes escapes as raw UTF-8), so short strict input needs
+        // no second look. Lenient floats can grow (`1e2` is written `100.0`).
+        if version.strict_canonical_json && bytes.len() <= MAX_PDU_SIZE {
+            return Self::checked(object, version);
         }
+        Self::from_object(object, version)
     }
 
     /// Checks an already parsed event as a PDU of `version`.
@@ -72,14 +79,16 @@ impl Pdu {
     ///
     /// A [`PduError`] naming the first problem.
     pub fn from_object(object: Object, version: &RoomVersion) -> Result<Self, PduError> {
-        let len = json::to_vec(&Value::Object(object.clone())).len();
+        let mut canonical = Vec::with_capacity(1024);
+        json::write_object_filtered(&object, |_| true, &mut canonical);
+        let len = canonical.len();
         if len > MAX_PDU_SIZE {
             return Err(PduError::TooLarge {
                 len,
                 max: MAX_PDU_SIZE,
             });
         }
-        if version.strict_canonical_json && !Value::Object(object.clone()).is_strict_canonical() {
+        if version.strict_canonical_json && !object.values().all(Value::is_strict_canonical) {
             return Err(PduError::Json(json::CanonicalJsonError::FloatNotAllowed {
                 offset: 0,
             }));
@@ -307,7 +316,7 @@ impl Pdu {
     #[must_use]
     pub fn to_canonical_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.signed_bytes.len() * 2);
-        Value::Object(self.object.clone()).write_canonical(&mut out);
+        json::write_object_filtered(&self.object, |_| true, &mut out);
         out
     }
 
