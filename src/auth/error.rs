@@ -4,10 +4,10 @@
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum AuthError {
-    /// The event lacks a field the selection reads, or it is not a string.
+    /// The event lacks a field the selection reads, or it is of the wrong kind.
     #[error("event has no string {field:?}")]
     MalformedEvent {
-        /// The field (`type` or `sender`).
+        /// The field, such as `sender` or `content.membership`.
         field: &'static str,
     },
 }

@@ -146,12 +146,14 @@ pub enum PowerLevelsError {
 ///
 /// * JSON integers always count (beyond `i64` they saturate; only legacy room versions
 ///   can carry them).
-/// * With [`PowerLevelRules::string_values`] (v1–9): strings of optional surrounding
-///   whitespace, an optional `+` or `-` and ASCII decimal digits (the spec's grammar;
-///   Python's `int()`, which Synapse uses, also takes `_` separators and non-ASCII
-///   digits, which this does not). Booleans count as 0 and 1, as they do for
-///   Synapse's `int()`.
-/// * With [`PowerLevelRules::float_values`] (v1–5): floats, truncated toward zero.
+/// * With [`PowerLevelRules::string_values`] (v1–9): strings as Python's `int()`,
+///   which Synapse uses, reads them: optional surrounding whitespace, an optional `+`
+///   or `-`, decimal digits of any script with single `_` between them. The spec's
+///   grammar (ASCII digits only) is a subset; the network follows Synapse. Booleans
+///   count as 0 and 1, as they do for `int()`.
+/// * Floats, truncated toward zero, in every version before 10 (the spec says v1–5,
+///   [`PowerLevelRules::float_values`]; Synapse takes them until v10, and in v6–9
+///   they cannot arrive, since strict canonical JSON refuses them).
 ///
 /// Anything else is `None`.
 #[must_use]
@@ -168,7 +170,11 @@ pub fn parse_level(value: &Value, rules: &PowerLevelRules) -> Option<i64> {
 
 fn number_level(number: &Number, rules: &PowerLevelRules) -> Option<i64> {
     if number.is_float() {
-        if !rules.float_values {
+        // The spec allows floats in v1–5 only ([`PowerLevelRules::float_values`]);
+        // Synapse's `int()` takes them in every version before v10. In v6–9 a float
+        // never reaches the rules, since the event is not strict canonical JSON, so
+        // following Synapse here changes nothing for events received over federation.
+        if rules.integer_only {
             return None;
         }
         let value = number.as_f64().trunc();
@@ -183,28 +189,66 @@ fn number_level(number: &Number, rules: &PowerLevelRules) -> Option<i64> {
     }
 }
 
-/// The spec's grammar for legacy string levels: optional whitespace, an optional sign,
-/// one or more ASCII digits (leading zeros allowed), optional whitespace.
+/// A legacy string level, read as Python's `int()` reads it, since that decides what
+/// Synapse, and so the network, accepted: surrounding whitespace, an optional sign,
+/// then decimal digits of any script with single `_` between digits. The spec's own
+/// grammar (ASCII digits, no `_`) is a subset.
 fn parse_level_string(text: &str) -> Option<i64> {
-    let trimmed = text.trim_matches(|c: char| c.is_ascii_whitespace() || c == '\u{0b}');
-    let (negative, digits) = match trimmed.as_bytes().first() {
-        Some(b'-') => (true, trimmed.get(1..)?),
-        Some(b'+') => (false, trimmed.get(1..)?),
+    let trimmed = text.trim_matches(is_python_space);
+    let (negative, digits) = match trimmed.chars().next() {
+        Some('-') => (true, trimmed.get(1..)?),
+        Some('+') => (false, trimmed.get(1..)?),
         _ => (false, trimmed),
     };
-    if digits.is_empty() || !digits.bytes().all(|byte| byte.is_ascii_digit()) {
-        return None;
-    }
     let mut level: i64 = 0;
-    for byte in digits.bytes() {
-        let digit = i64::from(byte - b'0');
-        level = level.saturating_mul(10).saturating_add(digit);
+    let mut previous_was_digit = false;
+    for c in digits.chars() {
+        if c == '_' {
+            if !previous_was_digit {
+                return None;
+            }
+            previous_was_digit = false;
+            continue;
+        }
+        let digit = decimal_digit(c)?;
+        level = level.saturating_mul(10).saturating_add(i64::from(digit));
+        previous_was_digit = true;
+    }
+    // Empty, or ending in `_`.
+    if !previous_was_digit {
+        return None;
     }
     Some(if negative {
         level.saturating_neg()
     } else {
         level
     })
+}
+
+/// Python's `str.isspace()`: Unicode white space plus the ASCII information
+/// separators U+001C to U+001F.
+fn is_python_space(c: char) -> bool {
+    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
+}
+
+/// The first code point of every run of ten decimal digits (Unicode category Nd) in
+/// Unicode 14, the version of the Python that runs Synapse's reference answers.
+const DIGIT_ZEROS: [u32; 66] = [
+    0x30, 0x660, 0x6f0, 0x7c0, 0x966, 0x9e6, 0xa66, 0xae6, 0xb66, 0xbe6, 0xc66, 0xce6, 0xd66,
+    0xde6, 0xe50, 0xed0, 0xf20, 0x1040, 0x1090, 0x17e0, 0x1810, 0x1946, 0x19d0, 0x1a80, 0x1a90,
+    0x1b50, 0x1bb0, 0x1c40, 0x1c50, 0xa620, 0xa8d0, 0xa900, 0xa9d0, 0xa9f0, 0xaa50, 0xabf0, 0xff10,
+    0x104a0, 0x10d30, 0x11066, 0x110f0, 0x11136, 0x111d0, 0x112f0, 0x11450, 0x114d0, 0x11650,
+    0x116c0, 0x11730, 0x118e0, 0x11950, 0x11c50, 0x11d50, 0x11da0, 0x16a60, 0x16ac0, 0x16b50,
+    0x1d7ce, 0x1d7d8, 0x1d7e2, 0x1d7ec, 0x1d7f6, 0x1e140, 0x1e2f0, 0x1e950, 0x1fbf0,
+];
+
+/// The value of a decimal digit of any script, as Python's `int()` reads it.
+fn decimal_digit(c: char) -> Option<u32> {
+    let code = u32::from(c);
+    let position = DIGIT_ZEROS.partition_point(|&zero| zero <= code);
+    let zero = DIGIT_ZEROS.get(position.checked_sub(1)?)?;
+    let value = code - zero;
+    (value < 10).then_some(value)
 }
 
 /// A view of `m.room.power_levels` content under a room version's rules.

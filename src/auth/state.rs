@@ -94,7 +94,8 @@ impl fmt::Display for StateKey {
 ///
 /// # Errors
 ///
-/// [`AuthError::MalformedEvent`] when `type` or `sender` is missing or not a string.
+/// [`AuthError::MalformedEvent`] when `type` or `sender` is missing or not a string,
+/// or a member event lacks what its selection reads (see above).
 pub fn auth_types(event: &Object, version: &RoomVersion) -> Result<Vec<StateKey>, AuthError> {
     let event_type = required_str(event, "type")?;
     let sender = required_str(event, "sender")?;
@@ -106,33 +107,45 @@ pub fn auth_types(event: &Object, version: &RoomVersion) -> Result<Vec<StateKey>
     types.push(StateKey::new(POWER_LEVELS, ""));
     types.push(StateKey::new(MEMBER, sender));
     if event_type == MEMBER {
-        member_auth_types(event, version, &mut types);
+        member_auth_types(event, version, &mut types)?;
     }
     types.sort();
     types.dedup();
     Ok(types)
 }
 
-/// The extra entries of a member event. Unreadable fields add nothing: the rules
-/// reject such an event without reading more state.
-fn member_auth_types(event: &Object, version: &RoomVersion, types: &mut Vec<StateKey>) {
+/// The extra entries of a member event.
+///
+/// Like Synapse, which cannot list them either, this refuses a member event without
+/// `state_key` or `content.membership`, and an invite whose `third_party_invite` has no
+/// `signed.token`: the rules would reject such an event anyway.
+fn member_auth_types(
+    event: &Object,
+    version: &RoomVersion,
+    types: &mut Vec<StateKey>,
+) -> Result<(), AuthError> {
+    let content = content(event);
+    if !content.contains_key("membership") {
+        return Err(AuthError::MalformedEvent {
+            field: "content.membership",
+        });
+    }
+    let target = state_key(event).ok_or(AuthError::MalformedEvent { field: "state_key" })?;
     let membership = membership(event);
     if matches!(membership, Some("join" | "invite" | "knock")) {
         types.push(StateKey::new(JOIN_RULES, ""));
     }
-    if let Some(target) = state_key(event) {
-        types.push(StateKey::new(MEMBER, target));
-    }
-    let content = content(event);
-    if membership == Some("invite") {
+    types.push(StateKey::new(MEMBER, target));
+    if membership == Some("invite") && content.contains_key("third_party_invite") {
         let token = content
             .get("third_party_invite")
             .and_then(|invite| invite.get("signed"))
             .and_then(|signed| signed.get("token"))
-            .and_then(Value::as_str);
-        if let Some(token) = token {
-            types.push(StateKey::new(THIRD_PARTY_INVITE, token));
-        }
+            .and_then(Value::as_str)
+            .ok_or(AuthError::MalformedEvent {
+                field: "content.third_party_invite.signed.token",
+            })?;
+        types.push(StateKey::new(THIRD_PARTY_INVITE, token));
     }
     if version.auth.restricted_join_rule
         && membership == Some("join")
@@ -140,6 +153,7 @@ fn member_auth_types(event: &Object, version: &RoomVersion, types: &mut Vec<Stat
     {
         types.push(StateKey::new(MEMBER, authoriser));
     }
+    Ok(())
 }
 
 fn required_str<'a>(event: &'a Object, field: &'static str) -> Result<&'a str, AuthError> {

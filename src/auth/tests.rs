@@ -143,13 +143,31 @@ impl VersionExt for RoomVersion {
 
 // ---- Power levels (§7) ----
 
+/// Legacy string levels are read as Synapse's Python `int()` reads them: the spec's
+/// grammar, plus `_` between digits and decimal digits of any script.
 #[test]
-fn legacy_string_levels_follow_the_spec_grammar() {
+fn legacy_string_levels_follow_python_int() {
     let rules = RoomVersion::V9.power_levels;
-    for (text, level) in [(" +0100 ", Some(100)), ("-5", Some(-5)), ("007", Some(7))] {
-        assert_eq!(parse_level(&Value::from(text), &rules), level, "{text:?}");
+    let cases = [
+        (" +0100 ", 100),
+        ("-5", -5),
+        ("007", 7),
+        ("1_000", 1000),
+        ("3_0", 30),
+        ("\u{663}\u{660}", 30),
+        ("\u{ff11}\u{ff12}", 12),
+        ("\u{1c}42\u{3000}", 42),
+    ];
+    for (text, level) in cases {
+        assert_eq!(
+            parse_level(&Value::from(text), &rules),
+            Some(level),
+            "{text:?}"
+        );
     }
-    for text in ["", "+", "1.5", "1_000", "0x10", "+-1", "ten"] {
+    for text in [
+        "", "+", "1.5", "_1", "1_", "1__0", "0x10", "+-1", "ten", "\u{b2}",
+    ] {
         assert_eq!(parse_level(&Value::from(text), &rules), None, "{text:?}");
     }
     // v10+: integer_only, strings are not levels.
@@ -201,14 +219,23 @@ fn spec_legacy_power_level_examples() {
     );
 }
 
+/// Floats truncate as Python's `int()` does, in every version before 10 (in v6–9 they
+/// cannot arrive: strict canonical JSON refuses them).
 #[test]
-fn legacy_float_levels_truncate_in_v1_to_v5_only() {
+fn legacy_float_levels_truncate_before_v10() {
     let float = json::parse(b"[50.57, -7.9, 5.114698E4]", &json::ParseOptions::lenient()).unwrap();
     let floats = float.as_array().unwrap();
     let v5 = RoomVersion::V5.power_levels;
     let got: Vec<_> = floats.iter().map(|value| parse_level(value, &v5)).collect();
     assert_eq!(got, [Some(50), Some(-7), Some(51146)]);
-    assert_eq!(parse_level(&floats[0], &RoomVersion::V6.power_levels), None);
+    assert_eq!(
+        parse_level(&floats[0], &RoomVersion::V9.power_levels),
+        Some(50)
+    );
+    assert_eq!(
+        parse_level(&floats[0], &RoomVersion::V10.power_levels),
+        None
+    );
 }
 
 #[test]

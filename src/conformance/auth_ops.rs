@@ -3,6 +3,7 @@
 use super::fields;
 use super::protocol::{ErrorWord, Failure};
 use crate::auth::{self, AuthEvents};
+use crate::event::Pdu;
 use crate::json::{Object, Value};
 
 /// `auth_types`: `room_version`, `event` → `{"types": [[type, state_key], ...]}`,
@@ -32,6 +33,9 @@ pub(crate) fn auth_types(request: &Object) -> Result<Object, Failure> {
 pub(crate) fn auth(request: &Object) -> Result<Object, Failure> {
     let version = fields::room_version(request)?;
     let event = fields::object(request, "event")?;
+    // Like Synapse, judge only events that parse as PDUs of the version.
+    Pdu::checked(event.clone(), &version)
+        .map_err(|error| Failure::new(ErrorWord::BadInput, format!("event: {error}")))?;
     let listed = fields::required(request, "auth_events")?
         .as_array()
         .ok_or_else(|| {

@@ -21,6 +21,14 @@ pub enum VectorOutcome {
         /// What is wrong with it.
         reason: String,
     },
+    /// A vector marked `differs` (a deliberate, documented difference from the
+    /// implementation that produced `expect`), and the answer does differ.
+    KnownDifference {
+        /// Why the library differs.
+        reason: String,
+    },
+    /// A vector marked `differs` whose answer now agrees: the mark is stale.
+    UnexpectedAgreement,
     /// A blank line.
     Blank,
 }
@@ -29,6 +37,8 @@ pub enum VectorOutcome {
 ///
 /// A line is `{"case": request, "expect": answer, "source": text}`, or
 /// `{"raw": text, "expect": answer}` where `text` is sent as the request line itself.
+/// A line with `"differs": reason` records a deliberate difference: the answer must
+/// then differ from `expect`.
 #[must_use]
 pub fn replay_vector(line: &[u8]) -> VectorOutcome {
     if line.iter().all(u8::is_ascii_whitespace) {
@@ -62,7 +72,17 @@ pub fn replay_vector(line: &[u8]) -> VectorOutcome {
         .get("case")
         .and_then(|case| case.get("op"))
         .and_then(Value::as_str);
-    if agrees(op, expected, &actual) {
+    let agreed = agrees(op, expected, &actual);
+    if let Some(reason) = vector.get("differs").and_then(Value::as_str) {
+        return if agreed {
+            VectorOutcome::UnexpectedAgreement
+        } else {
+            VectorOutcome::KnownDifference {
+                reason: reason.to_owned(),
+            }
+        };
+    }
+    if agreed {
         VectorOutcome::Agree
     } else {
         VectorOutcome::Disagree {

@@ -96,7 +96,10 @@ impl Pdu {
         Self::checked(object, version)
     }
 
-    fn checked(object: Object, version: &RoomVersion) -> Result<Self, PduError> {
+    /// The field checks of [`Pdu::from_object`] without the size and number checks,
+    /// which happen when a PDU is received (the conformance `auth` op judges events
+    /// that skipped them).
+    pub(crate) fn checked(object: Object, version: &RoomVersion) -> Result<Self, PduError> {
         let limit = if version.strict_event_byte_limits {
             LengthLimit::Bytes
         } else {
