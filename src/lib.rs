@@ -41,8 +41,9 @@
 //! 4. The event ID, room ID, sender and references are on the [`event::Pdu`]; the
 //!    content views ([`event::MemberContent`] and the others) read what the
 //!    authorization rules need.
-//! 5. Check the event's own `auth_events` listing with [`auth::check_auth_events`],
-//!    then authorise it against those events and against the state before it with
+//! 5. Check the event's own `auth_events` listing with [`auth::check_auth_events`]
+//!    (and in room version 12 the create event its room ID names with
+//!    [`auth::check_room_create_event`]), then authorise it against those events and against the state before it with
 //!    [`auth::check`] (ask first which state it needs: [`auth::auth_types`]). A
 //!    [`auth::Rejection`] names the rule that failed.
 //!

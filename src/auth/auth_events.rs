@@ -71,3 +71,37 @@ pub fn check_auth_events(
     }
     Ok(())
 }
+
+/// Rule B (room version 12): the event's `room_id` must name `create`, the room's
+/// accepted create event, which the caller fetched by the event ID the room ID gives
+/// ([`RoomId::create_event_id`](crate::id::RoomId::create_event_id)); `None` when it
+/// is unknown or was rejected. Other room versions, and create events, pass.
+///
+/// Like rule C this reads no room state: Synapse applies it with the event's own auth
+/// events (it counts the create event named by the room ID among them), not in the
+/// state-dependent rules of [`check`](super::check).
+///
+/// # Errors
+///
+/// [`Rejection::MissingCreateEvent`] without a create event,
+/// [`Rejection::CreateEventNotRoomId`] when the room ID names another event.
+pub fn check_room_create_event(
+    event: &Object,
+    create: Option<&Object>,
+    version: &RoomVersion,
+) -> Result<(), Rejection> {
+    if !version.room_id_from_create_event || str_field(event, "type") == Some(CREATE) {
+        return Ok(());
+    }
+    let create = create.ok_or(Rejection::MissingCreateEvent)?;
+    let room_id = str_field(event, "room_id");
+    let create_event_id = crate::crypto::event_id(create, version).unwrap_or_default();
+    let create_hash = create_event_id.strip_prefix('$').unwrap_or_default();
+    if room_id.and_then(|id| id.strip_prefix('!')) == Some(create_hash) {
+        return Ok(());
+    }
+    Err(Rejection::CreateEventNotRoomId {
+        room_id: room_id.map(str::to_owned),
+        create_room_id: format!("!{create_hash}"),
+    })
+}

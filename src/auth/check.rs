@@ -13,9 +13,11 @@ use crate::room_version::RoomVersion;
 /// `version`, with `state` as the room state before it.
 ///
 /// A create event is judged by the create rules (rule A) alone. Every other event by
-/// the rules that read state: B (v12: the state's create event must be the one the
-/// `room_id` names), D to M. The rules about the event's own `auth_events` listing
-/// (C) are [`check_auth_events`](super::check_auth_events); sizes, signatures
+/// the rules that read state, D to M. The rules that read only the event's own auth
+/// events are apart: C, its `auth_events` listing, is
+/// [`check_auth_events`](super::check_auth_events), and B (v12: the room ID names
+/// the create event) is [`check_room_create_event`](super::check_room_create_event).
+/// Sizes, signatures
 /// (including rule F.2, the authorising server's signature of a restricted join) and
 /// hashes are checked when the PDU is received.
 ///
@@ -78,10 +80,6 @@ pub fn check(
         create,
         levels: PowerLevels::new(version, create, state.power_levels()),
     };
-    // Rule B (v12): the create event is the one whose ID the room ID is derived from.
-    if version.room_id_from_create_event {
-        check_room_id(&event)?;
-    }
     // Rule D: m.federate.
     event.check_federation(sender)?;
     // Rule E (v1–5): m.room.aliases.
@@ -186,27 +184,6 @@ impl Event<'_> {
             }),
         }
     }
-}
-
-/// Rule B (v12): the room ID must be the state's create event ID with `!` for `$`.
-fn check_room_id(event: &Event<'_>) -> Result<(), Rejection> {
-    let room_id = str_field(event.event, "room_id");
-    let create_event_id = event.state.create_event_id(event.version);
-    let create_hash = create_event_id
-        .as_deref()
-        .and_then(|id| id.strip_prefix('$'));
-    if let (Some(room_id), Some(hash)) = (room_id, create_hash)
-        && room_id.strip_prefix('!') == Some(hash)
-    {
-        return Ok(());
-    }
-    let create_room_id = create_hash
-        .map(|hash| format!("!{hash}"))
-        .unwrap_or_default();
-    Err(Rejection::CreateEventNotRoomId {
-        room_id: room_id.map(str::to_owned),
-        create_room_id,
-    })
 }
 
 /// The string field every rule reads.

@@ -5,8 +5,10 @@
 //! Authorization follows "ask, then supply": [`auth_types`] lists the state entries
 //! an event needs, the caller looks them up and passes them as [`AuthEvents`] to
 //! [`check`], which applies the create-event rules (A) to a create event and the
-//! state-dependent rules (B, D to M) to any other. [`check_auth_events`] applies rule
-//! C, which reads only the events the event lists in its own `auth_events`.
+//! state-dependent rules (D to M) to any other. [`check_auth_events`] applies rule C,
+//! which reads only the events the event lists in its own `auth_events`, and
+//! [`check_room_create_event`] rule B (v12), which reads only the create event its
+//! room ID names.
 //! [`PowerLevels`] reads power levels under a room version's rules, for these rules
 //! and for state resolution.
 //!
@@ -40,7 +42,7 @@ mod rejection;
 mod state;
 mod third_party_invite;
 
-pub use auth_events::check_auth_events;
+pub use auth_events::{check_auth_events, check_room_create_event};
 pub use check::check;
 pub use error::AuthError;
 pub use levels::{

@@ -59,7 +59,7 @@ pub enum Rejection {
     /// (Synapse: "missing a create event in auth_events").
     #[error("no create event in the state the event is checked against")]
     MissingCreateEvent,
-    /// Rule B (v12): the state's create event is not the one the `room_id` names.
+    /// Rule B (v12): the create event supplied is not the one the `room_id` names.
     #[error(
         "room ID {room_id:?} is not derived from the create event (which gives {create_room_id})"
     )]

@@ -520,10 +520,26 @@ fn missing_create_event_is_rejected() {
 fn rule_b_v12_room_id_names_the_create_event() {
     let room = Room::standard(RoomVersion::V12, "public");
     let message = room.event("m.room.message", BOB, None, "{}");
-    assert_eq!(room.reason(&message), "allowed");
+    let create = Some(&room.create);
+    assert_eq!(
+        check_room_create_event(&message, create, &room.version),
+        Ok(())
+    );
     let mut elsewhere = message.clone();
     elsewhere.insert("room_id", Value::from("!other"));
-    assert_eq!(room.reason(&elsewhere), "room_id_not_create_event");
+    let reason = check_room_create_event(&elsewhere, create, &room.version).map_err(|r| r.reason());
+    assert_eq!(reason, Err("room_id_not_create_event"));
+    assert_eq!(
+        check_room_create_event(&message, None, &room.version),
+        Err(Rejection::MissingCreateEvent)
+    );
+    // The state-dependent rules do not read the room ID, as in Synapse.
+    assert_eq!(room.reason(&elsewhere), "allowed");
+    // Other versions pass.
+    assert_eq!(
+        check_room_create_event(&elsewhere, None, &RoomVersion::V11),
+        Ok(())
+    );
 }
 
 // ---- Rule C: the auth_events listing ----
