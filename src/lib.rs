@@ -24,6 +24,11 @@
 //!   verification), content hashes, reference hashes and event IDs.
 //! * [`auth`]: the authorization rules of every room version with a typed
 //!   [`auth::Rejection`] for every rule, the state each event needs, and power levels.
+//! * [`dag`]: auth chains, auth difference, the v2.1 conflicted subgraph, power and
+//!   mainline orderings, topological order, missing events and forward extremities,
+//!   all iterative and bounded.
+//! * [`state_res`]: state resolution v1, v2 and v2.1, as a plain function and as a
+//!   resumable step machine for callers that fetch events asynchronously.
 //! * [`conformance`]: answers the JSON-lines conformance protocol, so the library can
 //!   be checked case by case against other implementations.
 //!
@@ -46,6 +51,11 @@
 //!    [`auth::check_room_create_event`]), then authorise it against those events and against the state before it with
 //!    [`auth::check`] (ask first which state it needs: [`auth::auth_types`]). A
 //!    [`auth::Rejection`] names the rule that failed.
+//!
+//! 6. Where the event has several `prev_events`, the state before it is the
+//!    resolution of the states after each: [`state_res::resolve`] (or
+//!    [`state_res::Resolver`], which asks for the events it needs), over the caller's
+//!    events through [`dag::EventSource`].
 //!
 //! ## Sending an event
 //!
@@ -79,11 +89,13 @@ pub mod auth;
 pub mod base64;
 pub mod conformance;
 pub mod crypto;
+pub mod dag;
 pub mod event;
 pub mod id;
 pub mod json;
 pub mod redact;
 pub mod room_version;
+pub mod state_res;
 
 #[cfg(test)]
 mod test_util;

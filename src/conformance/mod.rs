@@ -20,6 +20,7 @@ mod auth_ops;
 mod fields;
 mod ops;
 mod protocol;
+mod resolve_op;
 mod vectors;
 
 pub use protocol::{ErrorWord, answer, answer_line};

@@ -21,6 +21,7 @@ pub(crate) fn dispatch(op: &str, request: &Object) -> Option<Result<Object, Fail
         "verify_event" => verify_event(request),
         "auth_types" => super::auth_ops::auth_types(request),
         "auth" => super::auth_ops::auth(request),
+        "resolve" => super::resolve_op::resolve(request),
         _ => return None,
     };
     Some(result)

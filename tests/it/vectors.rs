@@ -16,6 +16,7 @@ const IMPLEMENTED_OPS: &[&str] = &[
     "errors",
     "event_id",
     "redact",
+    "resolve",
     "sign",
     "sign_event",
     "verify",

@@ -1,0 +1,150 @@
+//! Event IDs numbered densely, so that the walks index flat vectors instead of hashing
+//! strings.
+//!
+//! Every `u32` node number in this module and in the graph is one this interner handed
+//! out, so it is below [`Interner::len`]; vectors indexed by node numbers are grown to
+//! that length before they are read.
+
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
+
+use super::DagError;
+use crate::id::EventId;
+
+/// Marks an empty slot in the open-addressing table.
+const EMPTY: u32 = u32::MAX;
+
+/// The most events one walk can number (node numbers stay below [`EMPTY`]).
+pub(crate) const MAX_NODES: usize = (u32::MAX - 1) as usize;
+
+/// Event IDs ↔ dense node numbers, in order of first sight.
+///
+/// An open-addressing table of node numbers keyed by the IDs' hashes, so each ID is
+/// stored once. The hasher is keyed per process (std's `RandomState`), so crafted IDs
+/// cannot force collisions; hash order never reaches an output.
+#[derive(Debug, Clone)]
+pub(crate) struct Interner {
+    ids: Vec<EventId>,
+    hashes: Vec<u64>,
+    slots: Vec<u32>,
+    hasher: RandomState,
+}
+
+impl Default for Interner {
+    fn default() -> Self {
+        Self {
+            ids: Vec::new(),
+            hashes: Vec::new(),
+            slots: vec![EMPTY; 16],
+            hasher: RandomState::new(),
+        }
+    }
+}
+
+impl Interner {
+    /// Number of IDs.
+    pub(crate) fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// The ID of `node`.
+    pub(crate) fn id(&self, node: u32) -> &EventId {
+        // Index: node numbers come from this interner (module invariant).
+        &self.ids[node as usize]
+    }
+
+    /// The node of `id`, if it has one.
+    pub(crate) fn get(&self, id: &str) -> Option<u32> {
+        let hash = self.hasher.hash_one(id);
+        self.find(id, hash).ok()
+    }
+
+    /// The node of `id`, numbering it if new.
+    pub(crate) fn intern(&mut self, id: &EventId) -> Result<u32, DagError> {
+        let hash = self.hasher.hash_one(id.as_str());
+        match self.find(id.as_str(), hash) {
+            Ok(node) => Ok(node),
+            Err(slot) => self.insert(id.clone(), hash, slot),
+        }
+    }
+
+    /// Like [`Interner::intern`], taking ownership of a new ID.
+    pub(crate) fn intern_owned(&mut self, id: EventId) -> Result<u32, DagError> {
+        let hash = self.hasher.hash_one(id.as_str());
+        match self.find(id.as_str(), hash) {
+            Ok(node) => Ok(node),
+            Err(slot) => self.insert(id, hash, slot),
+        }
+    }
+
+    /// `Ok(node)` when present, else `Err(empty slot)` where it would go.
+    fn find(&self, id: &str, hash: u64) -> Result<u32, usize> {
+        let mask = self.slots.len() - 1;
+        let mut slot = (hash as usize) & mask;
+        loop {
+            // Index: `slot` is masked to the table's power-of-two length.
+            let node = self.slots[slot];
+            if node == EMPTY {
+                return Err(slot);
+            }
+            if self.hashes[node as usize] == hash && self.ids[node as usize].as_str() == id {
+                return Ok(node);
+            }
+            slot = (slot + 1) & mask;
+        }
+    }
+
+    fn insert(&mut self, id: EventId, hash: u64, slot: usize) -> Result<u32, DagError> {
+        let node = self.ids.len();
+        if node >= MAX_NODES {
+            return Err(DagError::TooManyEvents { max: MAX_NODES });
+        }
+        let node = node as u32;
+        self.ids.push(id);
+        self.hashes.push(hash);
+        // Index: `find` returned an empty slot of the current table.
+        self.slots[slot] = node;
+        // Keep the load factor at most one half.
+        if self.ids.len() * 2 > self.slots.len() {
+            self.grow();
+        }
+        Ok(node)
+    }
+
+    fn grow(&mut self) {
+        let len = self.slots.len() * 2;
+        let mask = len - 1;
+        let mut slots = vec![EMPTY; len];
+        for (node, &hash) in self.hashes.iter().enumerate() {
+            let mut slot = (hash as usize) & mask;
+            while slots[slot] != EMPTY {
+                slot = (slot + 1) & mask;
+            }
+            slots[slot] = node as u32;
+        }
+        self.slots = slots;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_in_order_of_first_sight() {
+        let mut interner = Interner::default();
+        let ids: Vec<EventId> = (0..1000)
+            .map(|i| format!("$e{i}:example.org").parse().unwrap())
+            .collect();
+        for (i, id) in ids.iter().enumerate() {
+            assert_eq!(interner.intern(id).unwrap(), i as u32);
+        }
+        for (i, id) in ids.iter().enumerate() {
+            assert_eq!(interner.intern(id).unwrap(), i as u32);
+            assert_eq!(interner.get(id.as_str()), Some(i as u32));
+            assert_eq!(interner.id(i as u32), id);
+        }
+        assert_eq!(interner.get("$nope:example.org"), None);
+        assert_eq!(interner.len(), 1000);
+    }
+}

@@ -1,0 +1,282 @@
+//! What the passes of state resolution share: state keys numbered densely, the
+//! authorization check of one event against a state, and senders' power levels.
+
+use std::borrow::Borrow;
+use std::collections::HashMap;
+
+use crate::auth::{self, AuthEvents, PowerLevel, PowerLevels, Rejection};
+use crate::dag::graph::Graph;
+use crate::event::Pdu;
+use crate::json::{Object, Value};
+use crate::room_version::RoomVersion;
+
+/// `m.room.create`.
+pub(super) const CREATE: &str = "m.room.create";
+/// `m.room.power_levels`.
+pub(super) const POWER_LEVELS: &str = "m.room.power_levels";
+/// `m.room.join_rules`.
+pub(super) const JOIN_RULES: &str = "m.room.join_rules";
+/// `m.room.member`.
+pub(super) const MEMBER: &str = "m.room.member";
+
+/// No key, no node.
+pub(super) const NONE: u32 = u32::MAX;
+
+/// An empty object, standing in for a missing create event.
+static EMPTY: Object = Object::new();
+
+/// `(type, state_key)` pairs numbered densely, so that states are vectors indexed by
+/// key number.
+#[derive(Debug, Default)]
+pub(super) struct Keys {
+    /// Keyed by `"{type length}:{type}{state_key}"`, which no two pairs share.
+    numbers: HashMap<Box<str>, u32>,
+    scratch: String,
+}
+
+impl Keys {
+    /// The number of `(event_type, state_key)`, numbering it if new.
+    pub(super) fn index(&mut self, event_type: &str, state_key: &str) -> u32 {
+        self.encode(event_type, state_key);
+        if let Some(&number) = self.numbers.get(self.scratch.as_str()) {
+            return number;
+        }
+        let number = self.numbers.len() as u32;
+        self.numbers.insert(self.scratch.as_str().into(), number);
+        number
+    }
+
+    /// The number of `(event_type, state_key)`, if it has one.
+    pub(super) fn get(&mut self, event_type: &str, state_key: &str) -> Option<u32> {
+        self.encode(event_type, state_key);
+        self.numbers.get(self.scratch.as_str()).copied()
+    }
+
+    /// How many keys are numbered.
+    pub(super) fn len(&self) -> usize {
+        self.numbers.len()
+    }
+
+    fn encode(&mut self, event_type: &str, state_key: &str) {
+        self.scratch.clear();
+        // The type's length in decimal (no formatting machinery: this is hot).
+        let mut digits = [0u8; 20];
+        let mut at = digits.len();
+        let mut length = event_type.len();
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (length % 10) as u8;
+            length /= 10;
+            if length == 0 {
+                break;
+            }
+        }
+        for &digit in &digits[at..] {
+            self.scratch.push(char::from(digit));
+        }
+        self.scratch.push(':');
+        self.scratch.push_str(event_type);
+        self.scratch.push_str(state_key);
+    }
+}
+
+/// True when `pdu` is the state event at `(event_type, state_key)`.
+pub(super) fn is_at(pdu: &Pdu, event_type: &str, state_key: &str) -> bool {
+    pdu.event_type() == event_type && pdu.state_key() == Some(state_key)
+}
+
+/// Builds the state an event is checked against and runs the authorization rules.
+pub(super) struct Checker<'g, E> {
+    graph: &'g Graph<E>,
+    version: RoomVersion,
+    /// Room version 12: a state holding only the room's create event, whose cached
+    /// create event ID every clone shares (see [`Checker::new`]).
+    template: Option<(u32, AuthEvents<'g>)>,
+}
+
+impl<'g, E: Borrow<Pdu>> Checker<'g, E> {
+    /// A checker for events of `graph`; `create` is the room's create event, if known.
+    ///
+    /// In room version 12 rule B compares the room ID with the create event's ID, which
+    /// `AuthEvents` computes (a reference hash) once per state. So that this happens
+    /// once per resolution rather than once per event, every state starts as a clone
+    /// of one holding only the create event, whose ID was computed by checking a
+    /// throwaway event against it. (Workaround: `AuthEvents` offers no way to supply
+    /// the ID.)
+    pub(super) fn new(graph: &'g Graph<E>, version: &RoomVersion, create: Option<u32>) -> Self {
+        let template = create
+            .filter(|_| version.room_id_from_create_event)
+            .and_then(|node| graph.event(node).map(|pdu| (node, pdu)))
+            .map(|(node, pdu)| {
+                let mut state = AuthEvents::new();
+                state.insert(pdu.as_object());
+                let mut probe = Object::new();
+                probe.insert("type", Value::from("m.room.message"));
+                probe.insert("sender", Value::from("@probe:probe.invalid"));
+                // The outcome is irrelevant: the check computes and caches the ID.
+                let _ = auth::check(&probe, &state, version);
+                (node, state)
+            });
+        Self {
+            graph,
+            version: *version,
+            template,
+        }
+    }
+
+    /// Checks `node` against the events `state` yields, in order (later ones win at the
+    /// same key). A create event passes: the rules that depend on state do not apply to
+    /// it (Synapse's `check_state_dependent_auth_rules`).
+    pub(super) fn check(
+        &self,
+        node: u32,
+        state: impl IntoIterator<Item = u32>,
+    ) -> Result<(), Rejection> {
+        let Some(pdu) = self.graph.event(node) else {
+            return Err(Rejection::MalformedEvent { field: "event_id" });
+        };
+        if pdu.event_type() == CREATE {
+            return Ok(());
+        }
+        let (mut auth_events, template_create) = match &self.template {
+            Some((create, template)) => (template.clone(), Some(*create)),
+            None => (AuthEvents::new(), None),
+        };
+        // Whether the create entry holds another event than the template's.
+        let mut create_replaced = false;
+        for member in state {
+            let Some(event) = self.graph.event(member) else {
+                continue;
+            };
+            if is_at(event, CREATE, "") && template_create.is_some() {
+                if Some(member) == template_create {
+                    if !create_replaced {
+                        continue;
+                    }
+                    create_replaced = false;
+                } else {
+                    create_replaced = true;
+                }
+            }
+            auth_events.insert(event.as_object());
+        }
+        auth::check(pdu.as_object(), &auth_events, &self.version)
+    }
+}
+
+/// The power level of `node`'s sender as state resolution v2 orders power events:
+/// read from the power-levels and create events among the event's own `auth_events`
+/// (the last of each, as Synapse reads them). Without a power-levels event the creator
+/// has 100 and everyone else 0; in room version 12 creators are infinitely powerful.
+/// A level that cannot be read counts as 0 (Synapse would fail the whole resolution).
+pub(super) fn sender_power<E: Borrow<Pdu>>(
+    graph: &Graph<E>,
+    node: u32,
+    version: &RoomVersion,
+) -> PowerLevel {
+    let Some(pdu) = graph.event(node) else {
+        return PowerLevel::Finite(0);
+    };
+    let mut power_levels = None;
+    let mut create = None;
+    for &target in graph.refs(node) {
+        if let Some(event) = graph.event(target) {
+            if is_at(event, POWER_LEVELS, "") {
+                power_levels = Some(event.as_object());
+            } else if is_at(event, CREATE, "") {
+                create = Some(event.as_object());
+            }
+        }
+    }
+    PowerLevels::new(version, create.unwrap_or(&EMPTY), power_levels)
+        .user_level(pdu.sender().as_str())
+        .unwrap_or(PowerLevel::Finite(0))
+}
+
+/// True for the power events of state resolution v2: power levels, join rules, the
+/// create event (Synapse and ruma count it; the spec does not list it) and member
+/// events that kick or ban (`leave` or `ban` with the sender not the target).
+pub(super) fn is_power_event(pdu: &Pdu) -> bool {
+    if is_at(pdu, POWER_LEVELS, "") || is_at(pdu, JOIN_RULES, "") || is_at(pdu, CREATE, "") {
+        return true;
+    }
+    pdu.event_type() == MEMBER
+        && matches!(
+            pdu.content().get("membership").and_then(Value::as_str),
+            Some("leave" | "ban")
+        )
+        && pdu.state_key() != Some(pdu.sender().as_str())
+}
+
+/// One key the authorization rules read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum AuthKey<'a> {
+    /// `m.room.create`, empty state key.
+    Create,
+    /// `m.room.power_levels`, empty state key.
+    PowerLevels,
+    /// `m.room.join_rules`, empty state key.
+    JoinRules,
+    /// The member event of this user.
+    Member(&'a str),
+    /// Any other key.
+    Other(&'a str, &'a str),
+}
+
+impl AuthKey<'_> {
+    /// The `(type, state_key)` pair.
+    pub(super) fn pair(&self) -> (&str, &str) {
+        match *self {
+            Self::Create => (CREATE, ""),
+            Self::PowerLevels => (POWER_LEVELS, ""),
+            Self::JoinRules => (JOIN_RULES, ""),
+            Self::Member(user) => (MEMBER, user),
+            Self::Other(event_type, state_key) => (event_type, state_key),
+        }
+    }
+}
+
+/// Calls `key` with each key the authorization rules read for `pdu`: the entries of
+/// [`auth::auth_types`], without allocating (state resolution asks this of every event
+/// it replays). Duplicates may repeat.
+pub(super) fn for_each_auth_key<'a>(
+    pdu: &'a Pdu,
+    version: &RoomVersion,
+    mut key: impl FnMut(AuthKey<'a>),
+) {
+    let event_type = pdu.event_type();
+    if event_type == CREATE {
+        return;
+    }
+    key(AuthKey::Create);
+    key(AuthKey::PowerLevels);
+    key(AuthKey::Member(pdu.sender().as_str()));
+    if event_type != MEMBER {
+        return;
+    }
+    let content = pdu.content();
+    let membership = content.get("membership").and_then(Value::as_str);
+    if matches!(membership, Some("join" | "invite" | "knock")) {
+        key(AuthKey::JoinRules);
+    }
+    if let Some(target) = pdu.state_key() {
+        key(AuthKey::Member(target));
+    }
+    if membership == Some("invite")
+        && let Some(token) = content
+            .get("third_party_invite")
+            .and_then(|invite| invite.get("signed"))
+            .and_then(|signed| signed.get("token"))
+            .and_then(Value::as_str)
+    {
+        key(AuthKey::Other("m.room.third_party_invite", token));
+    }
+    if version.auth.restricted_join_rule
+        && membership == Some("join")
+        && let Some(authoriser) = content
+            .get("join_authorised_via_users_server")
+            .and_then(Value::as_str)
+    {
+        key(AuthKey::Member(authoriser));
+    }
+}

@@ -1,0 +1,538 @@
+//! The resumable state resolution: a step machine that asks for the events it needs
+//! and answers once it has them.
+//!
+//! Vectors indexed by node number are sized to the graph when made, and only nodes
+//! already numbered then index them (see `graph.rs` for the invariant).
+
+use std::borrow::Borrow;
+use std::collections::BTreeMap;
+
+use super::ResolveError;
+use super::check::{Keys, NONE, POWER_LEVELS};
+use super::resolved::Resolved;
+use super::separate::{Separated, separate};
+use super::v1::{self, Conflict};
+use super::v2::{self, Plan};
+use crate::auth::{Rejection, StateKey};
+use crate::dag::graph::{Field, Graph, Loader, referrers_first};
+use crate::dag::{EventSource, difference_flags, subgraph_flags};
+use crate::event::Pdu;
+use crate::id::{EventId, RoomId};
+use crate::room_version::{RoomVersion, StateResAlgorithm};
+
+/// What the resolver wants next.
+#[must_use]
+#[derive(Debug)]
+// The protocol has exactly these two states; callers match both.
+#[allow(clippy::exhaustive_enums)]
+pub enum Poll<'s> {
+    /// Events are needed: fetch [`Resolver::needed`] and hand them over with
+    /// [`Resolver::provide_event`] (or say they do not exist with
+    /// [`Resolver::provide_not_found`]), then poll again.
+    NeedEvents,
+    /// The resolved state.
+    Done(Resolved<'s>),
+}
+
+/// State resolution as a step machine, for callers that fetch events asynchronously
+/// (rustls' "needs input" style): [`Resolver::poll`] answers [`Poll::NeedEvents`]
+/// until every event it needs has been provided, then [`Poll::Done`].
+///
+/// The algorithm is the room version's ([`RoomVersion::state_res`]): v1, v2 or v2.1.
+/// State sets are maps from `(type, state_key)` to event ID, borrowed for the
+/// resolver's life. Events are any `E: Borrow<Pdu>` (a `Pdu`, `&Pdu`, `Arc<Pdu>`).
+/// [`resolve`](super::resolve) is this machine driven by an [`EventSource`].
+///
+/// What is fetched: v1 fetches the conflicted events and the unconflicted events their
+/// rules read. v2 and v2.1 compute the auth difference by walking the auth chains of
+/// every event of every state set, unless the caller supplies the difference
+/// ([`Resolver::with_auth_difference`], e.g. from a chain-cover index as Synapse
+/// keeps); then only the full conflicted set's auth chains and the unconflicted events
+/// its rules read are fetched, so the work grows with the conflict, not the room.
+///
+/// ```
+/// use std::collections::BTreeMap;
+/// use matrix_serverlib::event::Pdu;
+/// use matrix_serverlib::state_res::{Poll, Resolver};
+/// use matrix_serverlib::room_version::RoomVersion;
+///
+/// let sets = [BTreeMap::new(), BTreeMap::new()];
+/// let mut resolver: Resolver<'_, Pdu> = Resolver::new(&RoomVersion::V11, &sets);
+/// loop {
+///     match resolver.poll()? {
+///         Poll::NeedEvents => {
+///             let wanted: Vec<_> = resolver.needed().cloned().collect();
+///             for id in &wanted {
+///                 // Fetch each event (asynchronously, if you like) and provide it.
+///                 resolver.provide_not_found(id);
+///             }
+///         }
+///         Poll::Done(resolved) => {
+///             assert!(resolved.is_empty());
+///             break;
+///         }
+///     }
+/// }
+/// # Ok::<(), matrix_serverlib::state_res::ResolveError>(())
+/// ```
+#[derive(Debug)]
+pub struct Resolver<'s, E> {
+    version: RoomVersion,
+    sets: &'s [BTreeMap<StateKey, EventId>],
+    graph: Graph<E>,
+    loader: Loader,
+    keys: Keys,
+    stage: Stage,
+    separated: Separated<'s>,
+    supplied: Option<Vec<EventId>>,
+    /// v2 without a supplied difference: the unconflicted events (in every set) and
+    /// each state set's other events, as nodes.
+    in_all_sets: Vec<u32>,
+    set_nodes: Vec<Vec<u32>>,
+    /// The conflicted events (v2) as nodes.
+    conflicted: Vec<u32>,
+    /// v1: the conflicted keys and their candidates.
+    conflicts: Vec<Conflict<'s>>,
+    plan: Plan,
+    /// The state the passes start from, by key number.
+    state: Vec<u32>,
+    room_id: Option<RoomId>,
+    failure: Option<ResolveError>,
+}
+
+/// Where the machine is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// Nothing done yet.
+    Start,
+    /// Loading the conflicted events (and, for v2, the auth chains it walks).
+    Conflicted,
+    /// Loading the unconflicted events the rules read.
+    Base,
+    /// Answered, or failed.
+    Finished,
+}
+
+impl<'s, E: Borrow<Pdu>> Resolver<'s, E> {
+    /// A resolver of `state_sets` under `version`'s algorithm.
+    pub fn new(version: &RoomVersion, state_sets: &'s [BTreeMap<StateKey, EventId>]) -> Self {
+        Self {
+            version: *version,
+            sets: state_sets,
+            graph: Graph::new(Field::AuthEvents, false),
+            loader: Loader::default(),
+            keys: Keys::default(),
+            stage: Stage::Start,
+            separated: Separated::default(),
+            supplied: None,
+            in_all_sets: Vec::new(),
+            set_nodes: Vec::new(),
+            conflicted: Vec::new(),
+            conflicts: Vec::new(),
+            plan: Plan::default(),
+            state: Vec::new(),
+            room_id: None,
+            failure: None,
+        }
+    }
+
+    /// Supplies the auth difference of the state sets (v2 and v2.1; ignored by v1), so
+    /// that the resolver does not walk every state set's auth chain to find it.
+    ///
+    /// It must be Synapse's auth difference: the events that some but not all state
+    /// sets reach, where a set reaches its own events and everything in their auth
+    /// chains ([`dag::auth_difference`](crate::dag::auth_difference) computes it).
+    #[must_use]
+    pub fn with_auth_difference(mut self, event_ids: impl IntoIterator<Item = EventId>) -> Self {
+        self.supplied = Some(event_ids.into_iter().collect());
+        self
+    }
+
+    /// Advances as far as the provided events allow.
+    ///
+    /// # Errors
+    ///
+    /// [`ResolveError::Graph`] when a needed event was answered as not found
+    /// ([`DagError::MissingEvent`](crate::dag::DagError::MissingEvent)) or the
+    /// `auth_events` graph is malformed (cycles, self-references);
+    /// [`ResolveError::WrongRoom`] when events of several rooms were provided;
+    /// [`ResolveError::AlreadyFinished`] when polled after [`Poll::Done`] or an error.
+    pub fn poll(&mut self) -> Result<Poll<'s>, ResolveError> {
+        let result = self.advance();
+        if !matches!(result, Ok(Poll::NeedEvents)) {
+            self.stage = Stage::Finished;
+        }
+        result
+    }
+
+    /// The IDs of the events needed now, in the order they were first needed.
+    pub fn needed(&self) -> impl ExactSizeIterator<Item = &EventId> + '_ {
+        self.graph.pending().iter().map(|&node| self.graph.id(node))
+    }
+
+    /// Hands over an event (needed or not; one nobody asked for is ignored).
+    pub fn provide_event(&mut self, event: E) {
+        self.accept(event, false);
+    }
+
+    /// Hands over an event the server rejected when it received it: it is never
+    /// admitted into state nor used to authorise another (as Synapse does).
+    pub fn provide_rejected_event(&mut self, event: E) {
+        self.accept(event, true);
+    }
+
+    /// Says that the caller does not have `event_id`; the next poll fails with
+    /// [`DagError::MissingEvent`](crate::dag::DagError::MissingEvent) if it is needed.
+    pub fn provide_not_found(&mut self, event_id: &EventId) {
+        if let Some(node) = self.graph.node(event_id.as_str()) {
+            self.graph.set_missing(node);
+        }
+    }
+
+    fn accept(&mut self, event: E, rejected: bool) {
+        let Some(node) = self.graph.node(event.borrow().event_id().as_str()) else {
+            return;
+        };
+        self.accept_at(node, event, rejected);
+    }
+
+    /// Loads `event` as `node` after checking its room.
+    fn accept_at(&mut self, node: u32, event: E, rejected: bool) {
+        if self.failure.is_some() {
+            return;
+        }
+        let pdu = event.borrow();
+        match &self.room_id {
+            None => self.room_id = Some(pdu.room_id().clone()),
+            Some(expected) if expected != pdu.room_id() => {
+                self.failure = Some(ResolveError::WrongRoom {
+                    event_id: pdu.event_id().clone(),
+                    room_id: pdu.room_id().clone(),
+                    expected: expected.clone(),
+                });
+                return;
+            }
+            Some(_) => {}
+        }
+        if let Err(error) = self.graph.provide_at(node, event, rejected) {
+            self.failure = Some(error.into());
+        }
+    }
+
+    fn advance(&mut self) -> Result<Poll<'s>, ResolveError> {
+        if let Some(failure) = self.failure.take() {
+            return Err(failure);
+        }
+        loop {
+            match self.stage {
+                Stage::Start => {
+                    if let Some(done) = self.start()? {
+                        return Ok(Poll::Done(done));
+                    }
+                    self.stage = Stage::Conflicted;
+                }
+                Stage::Conflicted => {
+                    if !self.load()? {
+                        return Ok(Poll::NeedEvents);
+                    }
+                    self.plan_conflicted()?;
+                    self.stage = Stage::Base;
+                }
+                Stage::Base => {
+                    if !self.load()? {
+                        return Ok(Poll::NeedEvents);
+                    }
+                    return self.finish().map(Poll::Done);
+                }
+                Stage::Finished => return Err(ResolveError::AlreadyFinished),
+            }
+        }
+    }
+
+    /// Runs the loader; `Ok(false)` while events are pending.
+    fn load(&mut self) -> Result<bool, ResolveError> {
+        let done = self.loader.run(&mut self.graph)?;
+        self.graph.clean_pending();
+        Ok(done)
+    }
+
+    /// Splits the state sets and asks for the first events; answers at once when
+    /// nothing conflicts.
+    fn start(&mut self) -> Result<Option<Resolved<'s>>, ResolveError> {
+        let v1 = self.version.state_res == StateResAlgorithm::V1;
+        // v1 (Synapse): a key missing from some sets is not a conflict; v2: it is.
+        self.separated = separate(self.sets, !v1);
+        if self.separated.conflicted.is_empty() {
+            return Ok(Some(self.answer(BTreeMap::new(), Vec::new())));
+        }
+        if v1 {
+            // v1 needs only the conflicted events themselves.
+            for index in 0..self.separated.conflicted.len() {
+                let (key, ids) = &self.separated.conflicted[index];
+                let mut candidates = Vec::with_capacity(ids.len());
+                for &id in ids {
+                    let node = self.graph.intern(id)?;
+                    self.loader.add(node, false);
+                    candidates.push(node);
+                }
+                self.conflicts.push(Conflict {
+                    key: self.keys.index(key.event_type(), key.state_key()),
+                    event_type: key.event_type(),
+                    state_key: key.state_key(),
+                    candidates,
+                });
+            }
+            return Ok(None);
+        }
+        for (_, ids) in &self.separated.conflicted {
+            for &id in ids {
+                let node = self.graph.intern(id)?;
+                self.conflicted.push(node);
+                self.loader.add(node, true);
+            }
+        }
+        match &self.supplied {
+            Some(difference) => {
+                for id in difference {
+                    let node = self.graph.intern(id)?;
+                    self.loader.add(node, true);
+                }
+            }
+            None => {
+                // The auth difference needs every set's auth chain. The unconflicted
+                // events are in every set: number them once.
+                for &(_, id) in &self.separated.unconflicted {
+                    let node = self.graph.intern(id)?;
+                    self.loader.add(node, true);
+                    self.in_all_sets.push(node);
+                }
+                for set in self.sets {
+                    let mut nodes = Vec::new();
+                    for (key, _) in &self.separated.conflicted {
+                        if let Some(id) = set.get(*key) {
+                            let node = self.graph.intern(id)?;
+                            self.loader.add(node, true);
+                            nodes.push(node);
+                        }
+                    }
+                    self.set_nodes.push(nodes);
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// With the conflicted events loaded: works out the full conflicted set (v2) and
+    /// asks for the unconflicted events the rules read.
+    fn plan_conflicted(&mut self) -> Result<(), ResolveError> {
+        let events = if self.version.state_res == StateResAlgorithm::V1 {
+            self.conflicts
+                .iter()
+                .flat_map(|conflict| conflict.candidates.iter().copied())
+                .collect()
+        } else {
+            self.full_conflicted_set()?
+        };
+        self.plan = Plan::new(&self.graph, &self.version, events, &mut self.keys);
+        // v2.1 starts from the empty state; v1 and v2 from the unconflicted entries the
+        // rules read (and, for v2's mainline, the power levels).
+        if self.version.state_res == StateResAlgorithm::V2_1 {
+            return Ok(());
+        }
+        let deep = self.version.state_res == StateResAlgorithm::V2;
+        let mut wanted: Vec<(u32, &'s EventId)> = Vec::new();
+        for (key, state_key) in &self.plan.read_keys {
+            if let Some(id) = self
+                .separated
+                .unconflicted(state_key.event_type(), state_key.state_key())
+            {
+                wanted.push((*key, id));
+            }
+        }
+        if deep && let Some(id) = self.separated.unconflicted(POWER_LEVELS, "") {
+            wanted.push((self.keys.index(POWER_LEVELS, ""), id));
+        }
+        self.state = vec![NONE; self.keys.len()];
+        for (key, id) in wanted {
+            let node = self.graph.intern(id)?;
+            self.loader.add(node, deep);
+            self.state[key as usize] = node;
+        }
+        Ok(())
+    }
+
+    /// v2: the conflicted events, the auth difference and (v2.1) the conflicted
+    /// subgraph, sorted by node number.
+    fn full_conflicted_set(&self) -> Result<Vec<u32>, ResolveError> {
+        let order = referrers_first(&self.graph)?;
+        let mut flags = match &self.supplied {
+            Some(difference) => {
+                let mut flags = vec![false; self.graph.len()];
+                for id in difference {
+                    if let Some(node) = self.graph.node(id.as_str()) {
+                        flags[node as usize] = true;
+                    }
+                }
+                flags
+            }
+            None => difference_flags(&self.graph, &order, &self.in_all_sets, &self.set_nodes),
+        };
+        for &node in &self.conflicted {
+            flags[node as usize] = true;
+        }
+        if self.version.state_res == StateResAlgorithm::V2_1 {
+            let subgraph = subgraph_flags(&self.graph, &order, &self.conflicted);
+            for (flag, in_subgraph) in flags.iter_mut().zip(subgraph) {
+                *flag |= in_subgraph;
+            }
+        }
+        Ok(flags
+            .iter()
+            .enumerate()
+            .filter(|&(_, &flag)| flag)
+            .map(|(node, _)| node as u32)
+            .collect())
+    }
+
+    /// Runs the passes and assembles the answer.
+    fn finish(&mut self) -> Result<Resolved<'s>, ResolveError> {
+        if self.state.len() < self.keys.len() {
+            self.state.resize(self.keys.len(), NONE);
+        }
+        let (entries, rejected) = if self.version.state_res == StateResAlgorithm::V1 {
+            let outcome = v1::resolve(
+                &self.graph,
+                &self.version,
+                &self.plan,
+                &self.conflicts,
+                &mut self.state,
+            );
+            (outcome.winners, outcome.rejected)
+        } else {
+            let create = self.room_create_event();
+            let rejected = v2::replay(
+                &self.graph,
+                &self.version,
+                &self.plan,
+                &mut self.state,
+                &mut self.keys,
+                create,
+            )?;
+            let entries = self
+                .state
+                .iter()
+                .enumerate()
+                .filter(|&(_, &node)| node != NONE)
+                .map(|(key, &node)| (key as u32, node))
+                .collect();
+            (entries, rejected)
+        };
+        // Keys known to be conflicted need no search of the unconflicted state.
+        let mut is_conflicted = vec![false; self.keys.len()];
+        for (key, _) in &self.separated.conflicted {
+            if let Some(number) = self.keys.get(key.event_type(), key.state_key())
+                && let Some(flag) = is_conflicted.get_mut(number as usize)
+            {
+                *flag = true;
+            }
+        }
+        let mut conflicted = BTreeMap::new();
+        for (key, node) in entries {
+            let Some(pdu) = self.graph.event(node) else {
+                continue;
+            };
+            let Some(state_key) = pdu.state_key() else {
+                continue;
+            };
+            // Step 5 (v2): the unconflicted state wins.
+            let known_conflicted = is_conflicted.get(key as usize).copied().unwrap_or(false);
+            if known_conflicted
+                || self
+                    .separated
+                    .unconflicted(pdu.event_type(), state_key)
+                    .is_none()
+            {
+                conflicted.insert(
+                    StateKey::new(pdu.event_type(), state_key),
+                    pdu.event_id().clone(),
+                );
+            }
+        }
+        Ok(self.answer(conflicted, rejected))
+    }
+
+    /// Room version 12: the room's create event (which every event references
+    /// implicitly), found from the room ID.
+    fn room_create_event(&self) -> Option<u32> {
+        if !self.version.room_id_from_create_event {
+            return None;
+        }
+        let id = self.room_id.as_ref()?.create_event_id()?;
+        self.graph.node(id.as_str())
+    }
+
+    fn answer(
+        &mut self,
+        conflicted: BTreeMap<StateKey, EventId>,
+        rejected: Vec<(u32, Rejection)>,
+    ) -> Resolved<'s> {
+        let rejected = rejected
+            .into_iter()
+            .map(|(node, rejection)| (self.graph.id(node).clone(), rejection))
+            .collect();
+        Resolved::new(
+            std::mem::take(&mut self.separated.unconflicted),
+            conflicted,
+            rejected,
+        )
+    }
+}
+
+impl<'s, 'a> Resolver<'s, &'a Pdu> {
+    /// Drives the resolver to the end, taking events from `source`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Resolver::poll`]; an event the source lacks is
+    /// [`DagError::MissingEvent`](crate::dag::DagError::MissingEvent), and a source
+    /// answering with an event of another ID is
+    /// [`DagError::WrongEvent`](crate::dag::DagError::WrongEvent).
+    pub fn run<S: EventSource + ?Sized>(
+        mut self,
+        source: &'a S,
+    ) -> Result<Resolved<'s>, ResolveError> {
+        loop {
+            match self.poll()? {
+                Poll::Done(resolved) => return Ok(resolved),
+                Poll::NeedEvents => self.answer_from(source)?,
+            }
+        }
+    }
+
+    fn answer_from<S: EventSource + ?Sized>(&mut self, source: &'a S) -> Result<(), ResolveError> {
+        let answers: Vec<(u32, Option<&'a Pdu>)> = self
+            .graph
+            .pending()
+            .iter()
+            .map(|&node| (node, source.event(self.graph.id(node))))
+            .collect();
+        for (node, event) in answers {
+            match event {
+                Some(pdu) => {
+                    let requested = self.graph.id(node);
+                    if pdu.event_id() != requested {
+                        return Err(crate::dag::DagError::WrongEvent {
+                            requested: requested.clone(),
+                            returned: pdu.event_id().clone(),
+                        }
+                        .into());
+                    }
+                    let rejected = source.is_rejected(requested);
+                    self.accept_at(node, pdu, rejected);
+                }
+                None => self.graph.set_missing(node),
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,254 @@
+//! State resolution v2 (room versions 2–11) and v2.1 (room version 12) over the full
+//! conflicted set (<https://spec.matrix.org/v1.16/rooms/v2/#algorithm>,
+//! <https://spec.matrix.org/v1.16/rooms/v12/#state-resolution>).
+//!
+//! The full conflicted set itself (conflicted events, auth difference, v2.1 conflicted
+//! subgraph) is worked out by the resolver; this file orders and replays it.
+//!
+//! Vectors indexed by node number are sized to the graph when made, and only nodes
+//! already numbered then index them (see `graph.rs` for the invariant).
+
+use std::borrow::Borrow;
+use std::cmp::Reverse;
+
+use super::check::{
+    AuthKey, CREATE, Checker, JOIN_RULES, Keys, MEMBER, NONE, POWER_LEVELS, for_each_auth_key,
+    is_power_event, sender_power,
+};
+use crate::auth::{self, Rejection, StateKey};
+use crate::dag::DagError;
+use crate::dag::graph::Graph;
+use crate::dag::order::{Mainline, id_ranks, sort_referenced_first};
+use crate::event::Pdu;
+use crate::room_version::RoomVersion;
+
+/// The full conflicted set with what the passes read of each event.
+#[derive(Debug, Default)]
+pub(super) struct Plan {
+    /// The full conflicted set, by node number.
+    pub(super) events: Vec<u32>,
+    /// Per node: in the full conflicted set.
+    in_set: Vec<bool>,
+    /// Per node of the set and per event they reference: the number of its `(type,
+    /// state_key)`, or [`NONE`].
+    event_key: Vec<u32>,
+    /// Per node: where its auth keys are in `auth_keys`.
+    auth_ranges: Vec<(u32, u32)>,
+    auth_keys: Vec<u32>,
+    /// Every key some event's rules read, once each, with its pair.
+    pub(super) read_keys: Vec<(u32, StateKey)>,
+}
+
+impl Plan {
+    /// Records the full conflicted set `events` (each loaded) and numbers the keys the
+    /// rules read for each.
+    pub(super) fn new<E: Borrow<Pdu>>(
+        graph: &Graph<E>,
+        version: &RoomVersion,
+        events: Vec<u32>,
+        keys: &mut Keys,
+    ) -> Self {
+        let len = graph.len();
+        let mut plan = Self {
+            in_set: vec![false; len],
+            event_key: vec![NONE; len],
+            auth_ranges: vec![(0, 0); len],
+            ..Self::default()
+        };
+        let mut read = vec![false; 0];
+        let fixed = [
+            keys.index(CREATE, ""),
+            keys.index(POWER_LEVELS, ""),
+            keys.index(JOIN_RULES, ""),
+        ];
+        for &node in &events {
+            plan.in_set[node as usize] = true;
+            let Some(pdu) = graph.event(node) else {
+                continue;
+            };
+            let own = pdu
+                .state_key()
+                .map(|state_key| keys.index(pdu.event_type(), state_key));
+            if let Some(own) = own {
+                plan.event_key[node as usize] = own;
+            }
+            // The keys of its auth events, so that the replay inserts each key once.
+            for &target in graph.refs(node) {
+                if plan.event_key[target as usize] == NONE
+                    && let Some(event) = graph.event(target)
+                    && let Some(state_key) = event.state_key()
+                {
+                    plan.event_key[target as usize] = keys.index(event.event_type(), state_key);
+                }
+            }
+            let start = plan.auth_keys.len() as u32;
+            for_each_auth_key(pdu, version, |key| {
+                let number = match key {
+                    AuthKey::Create => fixed[0],
+                    AuthKey::PowerLevels => fixed[1],
+                    AuthKey::JoinRules => fixed[2],
+                    // A member event's own key is numbered already.
+                    AuthKey::Member(user)
+                        if pdu.event_type() == MEMBER && pdu.state_key() == Some(user) =>
+                    {
+                        own.unwrap_or(NONE)
+                    }
+                    other => {
+                        let (event_type, state_key) = other.pair();
+                        keys.index(event_type, state_key)
+                    }
+                };
+                if plan.auth_keys[start as usize..].contains(&number) {
+                    return;
+                }
+                plan.auth_keys.push(number);
+                if read.len() <= number as usize {
+                    read.resize(number as usize + 1, false);
+                }
+                if !std::mem::replace(&mut read[number as usize], true) {
+                    let (event_type, state_key) = key.pair();
+                    plan.read_keys
+                        .push((number, StateKey::new(event_type, state_key)));
+                }
+            });
+            plan.auth_ranges[node as usize] = (start, plan.auth_keys.len() as u32);
+        }
+        plan.events = events;
+        plan
+    }
+
+    /// The numbers of the keys the rules read for `node`.
+    pub(super) fn auth_keys_of(&self, node: u32) -> &[u32] {
+        let (start, end) = self.auth_ranges[node as usize];
+        &self.auth_keys[start as usize..end as usize]
+    }
+}
+
+/// Replays the full conflicted set over `state` (indexed by key number; the
+/// unconflicted state's entries that the rules read in v2, empty in v2.1), returning
+/// the events the rules rejected.
+///
+/// 1. The power events of the set and the events of their auth chains within the set,
+///    in reverse topological power order, are checked one by one against the state.
+/// 2. The other events, in mainline order of the power-levels event that step 1
+///    resolved, are checked the same way.
+///
+/// # Errors
+///
+/// [`DagError::Cycle`] when the events' `auth_events` loop.
+pub(super) fn replay<E: Borrow<Pdu>>(
+    graph: &Graph<E>,
+    version: &RoomVersion,
+    plan: &Plan,
+    state: &mut Vec<u32>,
+    keys: &mut Keys,
+    create: Option<u32>,
+) -> Result<Vec<(u32, Rejection)>, DagError> {
+    let checker = Checker::new(graph, version, create);
+    let mut rejected = Vec::new();
+    // Step 1: the power events, with their auth chains inside the full conflicted set.
+    let power = power_closure(graph, plan);
+    let ranks = id_ranks(graph, &power.0);
+    let mut sort_keys = vec![(Reverse(auth::PowerLevel::Finite(0)), 0i64, 0u32); graph.len()];
+    for &node in &power.0 {
+        let ts = graph.event(node).map_or(0, Pdu::origin_server_ts);
+        sort_keys[node as usize] = (
+            Reverse(sender_power(graph, node, version)),
+            ts,
+            ranks[node as usize],
+        );
+    }
+    let sorted = sort_referenced_first(graph, &power.0, &power.1, |node| sort_keys[node as usize])?;
+    iterate(&checker, graph, plan, &sorted, state, &mut rejected);
+    // Step 2: the rest, by mainline of the resolved power levels.
+    let leftover: Vec<u32> = plan
+        .events
+        .iter()
+        .copied()
+        .filter(|&node| !power.1[node as usize])
+        .collect();
+    let power_levels = keys
+        .get(POWER_LEVELS, "")
+        .and_then(|key| state.get(key as usize).copied())
+        .filter(|&node| node != NONE);
+    let mut mainline = Mainline::new(graph, power_levels)?;
+    let ranks = id_ranks(graph, &leftover);
+    let mut keyed = Vec::with_capacity(leftover.len());
+    for &node in &leftover {
+        let position = mainline.position_of(graph, node)?;
+        let ts = graph.event(node).map_or(0, Pdu::origin_server_ts);
+        keyed.push(((position, ts, ranks[node as usize]), node));
+    }
+    keyed.sort_unstable();
+    let sorted: Vec<u32> = keyed.into_iter().map(|(_, node)| node).collect();
+    iterate(&checker, graph, plan, &sorted, state, &mut rejected);
+    Ok(rejected)
+}
+
+/// The power events of the set and, transitively, the `auth_events` within the set of
+/// each (as Synapse builds the graph it sorts): the nodes and a membership vector.
+fn power_closure<E: Borrow<Pdu>>(graph: &Graph<E>, plan: &Plan) -> (Vec<u32>, Vec<bool>) {
+    let mut member = vec![false; graph.len()];
+    let mut nodes = Vec::new();
+    let mut stack: Vec<u32> = plan
+        .events
+        .iter()
+        .copied()
+        .filter(|&node| graph.event(node).is_some_and(is_power_event))
+        .collect();
+    while let Some(node) = stack.pop() {
+        if std::mem::replace(&mut member[node as usize], true) {
+            continue;
+        }
+        nodes.push(node);
+        for &target in graph.refs(node) {
+            if plan.in_set[target as usize] && !member[target as usize] {
+                stack.push(target);
+            }
+        }
+    }
+    nodes.sort_unstable();
+    (nodes, member)
+}
+
+/// Iterative auth checks: each event in turn is checked against its own non-rejected
+/// `auth_events`, overridden by the state's entries at the keys the rules read; an
+/// event that passes takes its key in the state. Events the caller marked rejected are
+/// skipped (Synapse keeps them out; the spec would let those rejected only against the
+/// state at the event back in).
+fn iterate<E: Borrow<Pdu>>(
+    checker: &Checker<'_, E>,
+    graph: &Graph<E>,
+    plan: &Plan,
+    order: &[u32],
+    state: &mut Vec<u32>,
+    rejected: &mut Vec<(u32, Rejection)>,
+) {
+    for &node in order {
+        if graph.is_rejected(node) {
+            continue;
+        }
+        let read = plan.auth_keys_of(node);
+        let usable = |target: u32| target != NONE && !graph.is_rejected(target);
+        let from_state = |key: u32| state.get(key as usize).copied().filter(|&t| usable(t));
+        // Its own auth events, except those a state entry replaces (fewer inserts; the
+        // same state as inserting all, later ones winning).
+        let own = graph.refs(node).iter().copied().filter(|&target| {
+            let key = plan.event_key[target as usize];
+            usable(target) && !(key != NONE && read.contains(&key) && from_state(key).is_some())
+        });
+        let current = read.iter().filter_map(|&key| from_state(key));
+        match checker.check(node, own.chain(current)) {
+            Ok(()) => {
+                let key = plan.event_key[node as usize];
+                if key != NONE {
+                    if state.len() <= key as usize {
+                        state.resize(key as usize + 1, NONE);
+                    }
+                    state[key as usize] = node;
+                }
+            }
+            Err(rejection) => rejected.push((node, rejection)),
+        }
+    }
+}
