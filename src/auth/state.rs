@@ -173,7 +173,7 @@ pub struct AuthEvents<'a> {
     create: Option<&'a Object>,
     power_levels: Option<&'a Object>,
     join_rules: Option<&'a Object>,
-    members: BTreeMap<&'a str, &'a Object>,
+    members: Members<'a>,
     others: BTreeMap<(&'a str, &'a str), &'a Object>,
     /// The create event's ID, computed at most once per state (it is a reference hash,
     /// needed by rule B and the creator's first join).
@@ -218,7 +218,7 @@ impl<'a> AuthEvents<'a> {
             (CREATE, "") => self.create,
             (POWER_LEVELS, "") => self.power_levels,
             (JOIN_RULES, "") => self.join_rules,
-            (MEMBER, user) => self.members.get(user).copied(),
+            (MEMBER, user) => self.members.get(user),
             key => self.others.get(&key).copied(),
         }
     }
@@ -249,7 +249,7 @@ impl<'a> AuthEvents<'a> {
             .chain(
                 self.members
                     .iter()
-                    .map(|(&user, &event)| (StateKey::new(MEMBER, user), event)),
+                    .map(|(user, event)| (StateKey::new(MEMBER, user), event)),
             )
             .chain(
                 self.others
@@ -308,6 +308,68 @@ impl<'a> Extend<&'a Object> for AuthEvents<'a> {
     fn extend<I: IntoIterator<Item = &'a Object>>(&mut self, events: I) {
         for event in events {
             self.insert(event);
+        }
+    }
+}
+
+/// Member events by user: a short vector while there are few (the usual state for one
+/// check holds one to three), a tree once there are many (a whole room's state).
+#[derive(Debug, Clone)]
+enum Members<'a> {
+    Few(Vec<(&'a str, &'a Object)>),
+    Many(BTreeMap<&'a str, &'a Object>),
+}
+
+impl Default for Members<'_> {
+    fn default() -> Self {
+        Self::Few(Vec::new())
+    }
+}
+
+/// Past this many members, [`Members`] switches to a tree.
+const FEW_MEMBERS: usize = 16;
+
+impl<'a> Members<'a> {
+    fn insert(&mut self, user: &'a str, event: &'a Object) {
+        match self {
+            Self::Few(entries) => {
+                if let Some(entry) = entries.iter_mut().find(|(known, _)| *known == user) {
+                    entry.1 = event;
+                } else if entries.len() < FEW_MEMBERS {
+                    entries.push((user, event));
+                } else {
+                    let mut tree: BTreeMap<&'a str, &'a Object> = entries.drain(..).collect();
+                    tree.insert(user, event);
+                    *self = Self::Many(tree);
+                }
+            }
+            Self::Many(tree) => {
+                tree.insert(user, event);
+            }
+        }
+    }
+
+    fn get(&self, user: &str) -> Option<&'a Object> {
+        match self {
+            Self::Few(entries) => entries
+                .iter()
+                .find(|(known, _)| *known == user)
+                .map(|(_, event)| *event),
+            Self::Many(tree) => tree.get(user).copied(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Self::Few(entries) => entries.len(),
+            Self::Many(tree) => tree.len(),
+        }
+    }
+
+    fn iter(&self) -> Box<dyn Iterator<Item = (&'a str, &'a Object)> + '_> {
+        match self {
+            Self::Few(entries) => Box::new(entries.iter().copied()),
+            Self::Many(tree) => Box::new(tree.iter().map(|(&user, &event)| (user, event))),
         }
     }
 }

@@ -34,6 +34,8 @@ pub struct Pdu {
     origin_server_ts: i64,
     signed_bytes: Vec<u8>,
     exceeds_byte_limits: bool,
+    /// Where `content` sits in `object` (read on every authorization check).
+    content_index: usize,
 }
 
 impl Pdu {
@@ -191,6 +193,7 @@ impl Pdu {
             .iter()
             .chain(state_key.as_deref().iter())
             .any(|field| field.len() > MAX_FIELD_LEN);
+        let content_index = object_content_index(&object);
         Ok(Self {
             event_type: event_type.into(),
             object,
@@ -205,6 +208,7 @@ impl Pdu {
             origin_server_ts,
             signed_bytes,
             exceeds_byte_limits,
+            content_index,
         })
     }
 
@@ -248,7 +252,7 @@ impl Pdu {
     #[must_use]
     pub fn content(&self) -> &Object {
         self.object
-            .get("content")
+            .value_at(self.content_index)
             .and_then(Value::as_object)
             .unwrap_or(&EMPTY)
     }
@@ -350,6 +354,7 @@ impl Pdu {
         // The redacted form keeps every field the checks read, and what the signatures
         // cover is unchanged, so only the object is replaced.
         Self {
+            content_index: object_content_index(&object),
             object,
             ..self.clone()
         }
@@ -357,6 +362,11 @@ impl Pdu {
 }
 
 static EMPTY: Object = Object::new();
+
+/// Where `content` sits in a PDU's object; checked PDUs always have it.
+fn object_content_index(object: &Object) -> usize {
+    object.index_of("content").unwrap_or(usize::MAX)
+}
 
 fn string_field<'a>(object: &'a Object, field: &'static str) -> Result<&'a str, PduError> {
     match object.get(field) {

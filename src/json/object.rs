@@ -59,21 +59,19 @@ impl Object {
     /// The value under `key`.
     #[must_use]
     pub fn get(&self, key: &str) -> Option<&Value> {
-        self.position(key).ok().map(|index| &self.entries[index].1)
+        self.find(key).map(|index| &self.entries[index].1)
     }
 
     /// The value under `key`, mutably.
     #[must_use]
     pub fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
-        self.position(key)
-            .ok()
-            .map(|index| &mut self.entries[index].1)
+        self.find(key).map(|index| &mut self.entries[index].1)
     }
 
     /// True when `key` is present.
     #[must_use]
     pub fn contains_key(&self, key: &str) -> bool {
-        self.position(key).is_ok()
+        self.find(key).is_some()
     }
 
     /// Sets `key` to `value`, returning the value it replaced.
@@ -90,7 +88,7 @@ impl Object {
 
     /// Removes `key`, returning its value.
     pub fn remove(&mut self, key: &str) -> Option<Value> {
-        let index = self.position(key).ok()?;
+        let index = self.find(key)?;
         Some(self.entries.remove(index).1)
     }
 
@@ -116,11 +114,40 @@ impl Object {
         self.entries.iter().map(|(_, value)| value)
     }
 
+    /// The index of `key`. Objects in events are small: up to [`LINEAR_SEARCH_MAX`]
+    /// entries a scan comparing lengths first beats a binary search; larger objects
+    /// (power levels of big rooms) are searched in order.
+    fn find(&self, key: &str) -> Option<usize> {
+        if self.entries.len() <= LINEAR_SEARCH_MAX {
+            let key = key.as_bytes();
+            self.entries
+                .iter()
+                .position(|(probe, _)| probe.len() == key.len() && probe.as_bytes() == key)
+        } else {
+            self.position(key).ok()
+        }
+    }
+
+    /// The index of `key` among the entries, for callers that read one entry of an
+    /// object they never change again.
+    pub(crate) fn index_of(&self, key: &str) -> Option<usize> {
+        self.find(key)
+    }
+
+    /// The value at `index` (from [`Object::index_of`]).
+    pub(crate) fn value_at(&self, index: usize) -> Option<&Value> {
+        self.entries.get(index).map(|(_, value)| value)
+    }
+
+    /// Where `key` is, or where it would be inserted.
     fn position(&self, key: &str) -> Result<usize, usize> {
         self.entries
             .binary_search_by(|(probe, _)| compare_keys(probe, key))
     }
 }
+
+/// The largest object searched by a scan rather than a binary search.
+const LINEAR_SEARCH_MAX: usize = 16;
 
 /// Code-point (byte) order of two keys. Keys are short, so a plain byte loop beats a
 /// call into `memcmp`; the order is the same as `str`'s.

@@ -89,38 +89,15 @@ pub(super) fn is_at(pdu: &Pdu, event_type: &str, state_key: &str) -> bool {
 pub(super) struct Checker<'g, E> {
     graph: &'g Graph<E>,
     version: RoomVersion,
-    /// Room version 12: a state holding only the room's create event, whose cached
-    /// create event ID every clone shares (see [`Checker::new`]).
-    template: Option<(u32, AuthEvents<'g>)>,
 }
 
 impl<'g, E: Borrow<Pdu>> Checker<'g, E> {
-    /// A checker for events of `graph`; `create` is the room's create event, if known.
-    ///
-    /// In room version 12 rule B compares the room ID with the create event's ID, which
-    /// `AuthEvents` computes (a reference hash) once per state. So that this happens
-    /// once per resolution rather than once per event, every state starts as a clone
-    /// of one holding only the create event, whose ID was computed by checking a
-    /// throwaway event against it. (Workaround: `AuthEvents` offers no way to supply
-    /// the ID.)
-    pub(super) fn new(graph: &'g Graph<E>, version: &RoomVersion, create: Option<u32>) -> Self {
-        let template = create
-            .filter(|_| version.room_id_from_create_event)
-            .and_then(|node| graph.event(node).map(|pdu| (node, pdu)))
-            .map(|(node, pdu)| {
-                let mut state = AuthEvents::new();
-                state.insert(pdu.as_object());
-                let mut probe = Object::new();
-                probe.insert("type", Value::from("m.room.message"));
-                probe.insert("sender", Value::from("@probe:probe.invalid"));
-                // The outcome is irrelevant: the check computes and caches the ID.
-                let _ = auth::check(&probe, &state, version);
-                (node, state)
-            });
+    /// A checker for events of `graph`. (`_create`, the room's create event, is not
+    /// needed: the state-dependent rules read the create event in the state.)
+    pub(super) fn new(graph: &'g Graph<E>, version: &RoomVersion, _create: Option<u32>) -> Self {
         Self {
             graph,
             version: *version,
-            template,
         }
     }
 
@@ -138,27 +115,11 @@ impl<'g, E: Borrow<Pdu>> Checker<'g, E> {
         if pdu.event_type() == CREATE {
             return Ok(());
         }
-        let (mut auth_events, template_create) = match &self.template {
-            Some((create, template)) => (template.clone(), Some(*create)),
-            None => (AuthEvents::new(), None),
-        };
-        // Whether the create entry holds another event than the template's.
-        let mut create_replaced = false;
+        let mut auth_events = AuthEvents::new();
         for member in state {
-            let Some(event) = self.graph.event(member) else {
-                continue;
-            };
-            if is_at(event, CREATE, "") && template_create.is_some() {
-                if Some(member) == template_create {
-                    if !create_replaced {
-                        continue;
-                    }
-                    create_replaced = false;
-                } else {
-                    create_replaced = true;
-                }
+            if let Some(event) = self.graph.event(member) {
+                auth_events.insert(event.as_object());
             }
-            auth_events.insert(event.as_object());
         }
         auth::check(pdu.as_object(), &auth_events, &self.version)
     }

@@ -1,0 +1,1 @@
+//! The comparison lives in `benches/compare.rs`.
