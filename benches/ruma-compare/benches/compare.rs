@@ -20,11 +20,13 @@ use matrix_serverlib::auth::StateKey;
 use matrix_serverlib::dag;
 use matrix_serverlib::event::Pdu;
 use matrix_serverlib::id::EventId as OurEventId;
-use matrix_serverlib::state_res::{self, Resolver};
 use matrix_serverlib::json::Value;
 use matrix_serverlib::room_version::RoomVersion;
+use matrix_serverlib::state_res::{self, Resolver};
 use ruma_common::room_version_rules::{AuthorizationRules, StateResolutionV2Rules};
-use ruma_common::{EventId, MilliSecondsSinceUnixEpoch, OwnedEventId, OwnedRoomId, OwnedUserId, RoomId, UserId};
+use ruma_common::{
+    EventId, MilliSecondsSinceUnixEpoch, OwnedEventId, OwnedRoomId, OwnedUserId, RoomId, UserId,
+};
 use ruma_events::{StateEventType, TimelineEventType};
 use ruma_state_res::StateMap;
 use ruma_state_res::utils::event_id_set::EventIdSet;
@@ -98,13 +100,24 @@ fn to_ruma(pdu: &Pdu) -> RumaPdu {
         room_id: pdu.room_id().as_str().try_into().expect("room ID"),
         sender: pdu.sender().as_str().try_into().expect("user ID"),
         origin_server_ts: MilliSecondsSinceUnixEpoch(
-            u64::try_from(pdu.origin_server_ts()).expect("positive timestamp").try_into().expect("fits"),
+            u64::try_from(pdu.origin_server_ts())
+                .expect("positive timestamp")
+                .try_into()
+                .expect("fits"),
         ),
         event_type: pdu.event_type().into(),
         content: serde_json::value::to_raw_value(&content).expect("content serializes"),
         state_key: pdu.state_key().map(str::to_owned),
-        prev_events: pdu.prev_events().iter().map(|id| id.as_str().try_into().expect("event ID")).collect(),
-        auth_events: pdu.auth_events().iter().map(|id| id.as_str().try_into().expect("event ID")).collect(),
+        prev_events: pdu
+            .prev_events()
+            .iter()
+            .map(|id| id.as_str().try_into().expect("event ID"))
+            .collect(),
+        auth_events: pdu
+            .auth_events()
+            .iter()
+            .map(|id| id.as_str().try_into().expect("event ID"))
+            .collect(),
     }))
 }
 
@@ -116,8 +129,12 @@ struct RumaInput {
 }
 
 fn ruma_input(room: &SyntheticRoom) -> RumaInput {
-    let events: HashMap<OwnedEventId, RumaPdu> =
-        room.events.iter().map(to_ruma).map(|pdu| (pdu.0.event_id.clone(), pdu)).collect();
+    let events: HashMap<OwnedEventId, RumaPdu> = room
+        .events
+        .iter()
+        .map(to_ruma)
+        .map(|pdu| (pdu.0.event_id.clone(), pdu))
+        .collect();
     let mut state_maps = Vec::new();
     let mut auth_chains = Vec::new();
     for set in &room.state_sets {
@@ -127,7 +144,10 @@ fn ruma_input(room: &SyntheticRoom) -> RumaInput {
         for id in set {
             let id: OwnedEventId = id.as_str().try_into().expect("event ID");
             let pdu = &events[&id];
-            let key = (StateEventType::from(pdu.0.event_type.to_string()), pdu.0.state_key.clone().unwrap_or_default());
+            let key = (
+                StateEventType::from(pdu.0.event_type.to_string()),
+                pdu.0.state_key.clone().unwrap_or_default(),
+            );
             map.insert(key, id.clone());
             pending.extend(pdu.0.auth_events.iter().cloned());
         }
@@ -139,7 +159,11 @@ fn ruma_input(room: &SyntheticRoom) -> RumaInput {
         state_maps.push(map);
         auth_chains.push(chain.into_iter().collect());
     }
-    RumaInput { events, state_maps, auth_chains }
+    RumaInput {
+        events,
+        state_maps,
+        auth_chains,
+    }
 }
 
 fn ruma_resolve(input: &RumaInput) -> StateMap<OwnedEventId> {
@@ -155,16 +179,19 @@ fn ruma_resolve(input: &RumaInput) -> StateMap<OwnedEventId> {
 }
 
 /// Everything matrix-serverlib needs, built outside the timed loop: the events by ID
-/// and each state set as a map.
+/// (in a hash map, as ruma gets them) and each state set as a map.
 struct OurInput {
-    events: BTreeMap<OurEventId, Pdu>,
+    events: HashMap<OurEventId, Pdu>,
     state_sets: Vec<BTreeMap<StateKey, OurEventId>>,
     auth_difference: Vec<OurEventId>,
 }
 
 fn our_input(room: &SyntheticRoom) -> OurInput {
-    let events: BTreeMap<OurEventId, Pdu> =
-        room.events.iter().map(|pdu| (pdu.event_id().clone(), pdu.clone())).collect();
+    let events: HashMap<OurEventId, Pdu> = room
+        .events
+        .iter()
+        .map(|pdu| (pdu.event_id().clone(), pdu.clone()))
+        .collect();
     let state_sets: Vec<BTreeMap<StateKey, OurEventId>> = room
         .state_sets
         .iter()
@@ -172,19 +199,31 @@ fn our_input(room: &SyntheticRoom) -> OurInput {
             set.iter()
                 .map(|id| {
                     let pdu = &events[id];
-                    (StateKey::new(pdu.event_type(), pdu.state_key().unwrap_or_default()), id.clone())
+                    (
+                        StateKey::new(pdu.event_type(), pdu.state_key().unwrap_or_default()),
+                        id.clone(),
+                    )
                 })
                 .collect()
         })
         .collect();
     let sets: Vec<Vec<OurEventId>> = room.state_sets.clone();
-    let auth_difference = dag::auth_difference(&events, &sets).expect("auth difference").into_iter().collect();
-    OurInput { events, state_sets, auth_difference }
+    let auth_difference = dag::auth_difference(&events, &sets)
+        .expect("auth difference")
+        .into_iter()
+        .collect();
+    OurInput {
+        events,
+        state_sets,
+        auth_difference,
+    }
 }
 
 /// Resolution by matrix-serverlib, computing everything itself.
 fn ours(version: &RoomVersion, input: &OurInput) -> usize {
-    state_res::resolve(version, &input.state_sets, &input.events).expect("resolves").len()
+    state_res::resolve(version, &input.state_sets, &input.events)
+        .expect("resolves")
+        .len()
 }
 
 /// Resolution by matrix-serverlib given the auth difference, as ruma is given the
@@ -199,17 +238,31 @@ fn ours_with_difference(version: &RoomVersion, input: &OurInput) -> usize {
 
 fn our_state(version: &RoomVersion, input: &OurInput) -> BTreeSet<String> {
     let resolved = state_res::resolve(version, &input.state_sets, &input.events).expect("resolves");
-    resolved.iter().map(|(_, id)| id.as_str().to_owned()).collect()
+    resolved
+        .iter()
+        .map(|(_, id)| id.as_str().to_owned())
+        .collect()
 }
 
 fn benches(c: &mut Criterion) {
-    for (name, shape) in [("small", RoomShape::SMALL), ("medium", RoomShape::MEDIUM), ("large", RoomShape::LARGE)] {
+    for (name, shape) in [
+        ("small", RoomShape::SMALL),
+        ("medium", RoomShape::MEDIUM),
+        ("large", RoomShape::LARGE),
+    ] {
         let version = RoomVersion::V11;
         let room = generate(shape, version);
         let input = ruma_input(&room);
         let mine = our_input(&room);
-        let theirs: BTreeSet<String> = ruma_resolve(&input).into_values().map(|id| id.to_string()).collect();
-        assert_eq!(our_state(&version, &mine), theirs, "{name}: the two libraries disagree");
+        let theirs: BTreeSet<String> = ruma_resolve(&input)
+            .into_values()
+            .map(|id| id.to_string())
+            .collect();
+        assert_eq!(
+            our_state(&version, &mine),
+            theirs,
+            "{name}: the two libraries disagree"
+        );
         let mut group = c.benchmark_group(format!("state_res_{name}"));
         group.sample_size(10);
         group.bench_function("matrix_serverlib", |b| b.iter(|| ours(&version, &mine)));
