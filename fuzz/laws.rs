@@ -1,13 +1,16 @@
 //! The laws the fuzz targets check, shared with the corpus replay in `tests/it`: each
 //! function takes arbitrary bytes and panics only when a law is broken.
 
-use matrix_serverlib::auth::{AuthEvents, auth_types, check};
+use std::collections::BTreeMap;
+
+use matrix_serverlib::auth::{AuthEvents, StateKey, auth_types, check};
 use matrix_serverlib::crypto::{PublicKeys, SigningKey, reference_hash};
 use matrix_serverlib::event::{Pdu, receive_pdu};
 use matrix_serverlib::id::{EventId, KeyId, RoomAliasId, RoomId, ServerName, UserId};
 use matrix_serverlib::json::{self, ParseOptions, Value};
 use matrix_serverlib::redact::redact;
 use matrix_serverlib::room_version::RoomVersion;
+use matrix_serverlib::state_res;
 
 /// Canonical JSON: parse → encode → parse is the identity, and encoding is idempotent.
 pub(crate) fn canonical_json(data: &[u8]) {
@@ -128,4 +131,98 @@ pub(crate) fn auth(data: &[u8]) {
     let again = check(event, &more, &version).map_err(|rejection| rejection.reason());
     assert_eq!(again, verdict, "unrelated state changed the verdict");
     let _ = auth_types(event, &version);
+}
+
+/// State resolution on a small random DAG (room versions 1 and 2, whose event IDs are
+/// chosen freely, so references may dangle, point at the event itself or form cycles):
+/// never panics, and the answer does not depend on the order of the state sets.
+pub(crate) fn resolve(data: &[u8]) {
+    let mut bytes = data.iter().copied();
+    let mut next = move || bytes.next().unwrap_or(0);
+    let version = if next() % 2 == 0 {
+        RoomVersion::V1
+    } else {
+        RoomVersion::V2
+    };
+    let count = usize::from(next() % 24) + 1;
+    let id = |index: u8| format!("$e{}:s.example", usize::from(index) % count);
+    let mut events: BTreeMap<EventId, Pdu> = BTreeMap::new();
+    for index in 0..count {
+        let sender = format!("@u{}:s.example", next() % 4);
+        let (event_type, state_key, content) = match next() % 7 {
+            0 => (
+                "m.room.create",
+                String::new(),
+                format!(r#"{{"creator":"{sender}"}}"#),
+            ),
+            1 => (
+                "m.room.member",
+                sender.clone(),
+                r#"{"membership":"join"}"#.to_owned(),
+            ),
+            2 => (
+                "m.room.member",
+                format!("@u{}:s.example", next() % 4),
+                r#"{"membership":"ban"}"#.to_owned(),
+            ),
+            3 => (
+                "m.room.power_levels",
+                String::new(),
+                format!(r#"{{"users":{{"{sender}":{}}}}}"#, next()),
+            ),
+            4 => (
+                "m.room.join_rules",
+                String::new(),
+                r#"{"join_rule":"public"}"#.to_owned(),
+            ),
+            5 => (
+                "m.room.member",
+                sender.clone(),
+                r#"{"membership":"leave"}"#.to_owned(),
+            ),
+            _ => ("m.room.topic", String::new(), r#"{"topic":"t"}"#.to_owned()),
+        };
+        let references = |next: &mut dyn FnMut() -> u8| {
+            let n = next() % 4;
+            (0..n)
+                .map(|_| format!(r#"["{}",{{}}]"#, id(next())))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let auth = references(&mut next);
+        let prev = references(&mut next);
+        let text = format!(
+            r#"{{"event_id":"$e{index}:s.example","type":"{event_type}","state_key":"{state_key}","sender":"{sender}","room_id":"!r:s.example","content":{content},"auth_events":[{auth}],"prev_events":[{prev}],"depth":{index},"origin_server_ts":{},"hashes":{{}}}}"#,
+            next()
+        );
+        if let Ok(pdu) = Pdu::from_bytes(text.as_bytes(), &version) {
+            events.insert(pdu.event_id().clone(), pdu);
+        }
+    }
+    let set_count = usize::from(next() % 3) + 1;
+    let sets: Vec<BTreeMap<StateKey, EventId>> = (0..set_count)
+        .map(|_| {
+            let size = next() % 8;
+            (0..size)
+                .filter_map(|_| events.get(&EventId::parse(&id(next())).ok()?))
+                .map(|pdu| {
+                    (
+                        StateKey::new(pdu.event_type(), pdu.state_key().unwrap_or_default()),
+                        pdu.event_id().clone(),
+                    )
+                })
+                .collect()
+        })
+        .collect();
+    let forward =
+        state_res::resolve(&version, &sets, &events).map(|resolved| resolved.to_state_map());
+    let reversed: Vec<_> = sets.iter().rev().cloned().collect();
+    let backward =
+        state_res::resolve(&version, &reversed, &events).map(|resolved| resolved.to_state_map());
+    if let (Ok(forward), Ok(backward)) = (&forward, &backward) {
+        assert_eq!(
+            forward, backward,
+            "the order of the state sets changed the answer"
+        );
+    }
 }

@@ -48,3 +48,8 @@ fn receive_corpus() {
 fn auth_corpus() {
     replay("auth", laws::auth);
 }
+
+#[test]
+fn resolve_corpus() {
+    replay("resolve", laws::resolve);
+}
