@@ -2398,6 +2398,7 @@ def auth_script_main(s: AuthScript) -> None:
         "Not a valid power level",
     )
     pl("users value null", BOB, [("users", CAROL, None)], False, "Not a valid power level")
+    pl("users not an object", BOB, [("users", "nope")], False, "has no attribute 'items'")
     pl("users value a list", BOB, [("users", CAROL, [30])], False, "Not a valid power level")
     if n <= 9:
         pl("string users value (allowed up to v9)", BOB, [("users", CAROL, "30")], True)
