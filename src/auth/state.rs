@@ -8,6 +8,7 @@ use std::fmt;
 
 use super::error::AuthError;
 use super::fields::{content, membership, state_key, str_field};
+use crate::event::Pdu;
 use crate::json::{Object, Value};
 use crate::room_version::RoomVersion;
 
@@ -194,6 +195,22 @@ impl<'a> AuthEvents<'a> {
         else {
             return false;
         };
+        self.insert_at(event_type, state_key, event);
+        true
+    }
+
+    /// Adds a parsed PDU, replacing an event with the same key (its type and state key
+    /// are read from the PDU, not looked up again). Returns `false` (and adds nothing)
+    /// when it is not a state event.
+    pub fn insert_pdu(&mut self, pdu: &'a Pdu) -> bool {
+        let Some(state_key) = pdu.state_key() else {
+            return false;
+        };
+        self.insert_at(pdu.event_type(), state_key, pdu.as_object());
+        true
+    }
+
+    fn insert_at(&mut self, event_type: &'a str, state_key: &'a str, event: &'a Object) {
         match (event_type, state_key) {
             (CREATE, "") => {
                 self.create = Some(event);
@@ -201,14 +218,11 @@ impl<'a> AuthEvents<'a> {
             }
             (POWER_LEVELS, "") => self.power_levels = Some(event),
             (JOIN_RULES, "") => self.join_rules = Some(event),
-            (MEMBER, user) => {
-                self.members.insert(user, event);
-            }
+            (MEMBER, user) => self.members.insert(user, event),
             key => {
                 self.others.insert(key, event);
             }
         }
-        true
     }
 
     /// The event at `(event_type, state_key)`.

@@ -118,7 +118,7 @@ impl<'g, E: Borrow<Pdu>> Checker<'g, E> {
         let mut auth_events = AuthEvents::new();
         for member in state {
             if let Some(event) = self.graph.event(member) {
-                auth_events.insert(event.as_object());
+                auth_events.insert_pdu(event);
             }
         }
         auth::check(pdu.as_object(), &auth_events, &self.version)

@@ -1,6 +1,7 @@
 //! Splitting state sets into unconflicted and conflicted state, in one merge pass over
 //! the sorted maps.
 
+use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::collections::btree_map;
 use std::iter::Peekable;
@@ -38,6 +39,9 @@ pub(super) fn separate<'s>(
     sets: &'s [BTreeMap<StateKey, EventId>],
     absent_conflicts: bool,
 ) -> Separated<'s> {
+    if let [first, second] = sets {
+        return separate_two(first, second, absent_conflicts);
+    }
     let mut heads: Vec<Peekable<btree_map::Iter<'s, StateKey, EventId>>> =
         sets.iter().map(|set| set.iter().peekable()).collect();
     let mut separated = Separated::default();
@@ -67,6 +71,61 @@ pub(super) fn separate<'s>(
             distinct.sort_unstable();
             distinct.dedup();
             separated.conflicted.push((key, distinct));
+        }
+    }
+    separated
+}
+
+/// [`separate`] for the common case of two state sets: one key comparison a step.
+fn separate_two<'s>(
+    first: &'s BTreeMap<StateKey, EventId>,
+    second: &'s BTreeMap<StateKey, EventId>,
+    absent_conflicts: bool,
+) -> Separated<'s> {
+    let mut separated = Separated::default();
+    let mut left = first.iter().peekable();
+    let mut right = second.iter().peekable();
+    let one_sided = |separated: &mut Separated<'s>, key: &'s StateKey, id: &'s EventId| {
+        if absent_conflicts {
+            separated.conflicted.push((key, vec![id]));
+        } else {
+            separated.unconflicted.push((key, id));
+        }
+    };
+    loop {
+        match (left.peek(), right.peek()) {
+            (Some(&(left_key, left_id)), Some(&(right_key, right_id))) => {
+                match left_key.cmp(right_key) {
+                    Ordering::Equal => {
+                        if left_id == right_id {
+                            separated.unconflicted.push((left_key, left_id));
+                        } else {
+                            let mut ids = vec![left_id, right_id];
+                            ids.sort_unstable();
+                            separated.conflicted.push((left_key, ids));
+                        }
+                        left.next();
+                        right.next();
+                    }
+                    Ordering::Less => {
+                        one_sided(&mut separated, left_key, left_id);
+                        left.next();
+                    }
+                    Ordering::Greater => {
+                        one_sided(&mut separated, right_key, right_id);
+                        right.next();
+                    }
+                }
+            }
+            (Some(&(key, id)), None) => {
+                one_sided(&mut separated, key, id);
+                left.next();
+            }
+            (None, Some(&(key, id))) => {
+                one_sided(&mut separated, key, id);
+                right.next();
+            }
+            (None, None) => break,
         }
     }
     separated
