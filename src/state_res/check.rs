@@ -29,54 +29,50 @@ static EMPTY: Object = Object::new();
 /// key number.
 #[derive(Debug, Default)]
 pub(super) struct Keys {
-    /// Keyed by `"{type length}:{type}{state_key}"`, which no two pairs share.
-    numbers: HashMap<Box<str>, u32>,
-    scratch: String,
+    /// Per event type (there are few), its state keys' numbers: a lookup hashes the
+    /// state key alone and copies nothing.
+    types: Vec<(Box<str>, HashMap<Box<str>, u32>)>,
+    count: u32,
 }
 
 impl Keys {
     /// The number of `(event_type, state_key)`, numbering it if new.
     pub(super) fn index(&mut self, event_type: &str, state_key: &str) -> u32 {
-        self.encode(event_type, state_key);
-        if let Some(&number) = self.numbers.get(self.scratch.as_str()) {
+        let position = match self
+            .types
+            .iter()
+            .position(|(known, _)| **known == *event_type)
+        {
+            Some(position) => position,
+            None => {
+                self.types.push((event_type.into(), HashMap::new()));
+                self.types.len() - 1
+            }
+        };
+        let Some((_, numbers)) = self.types.get_mut(position) else {
+            return NONE;
+        };
+        if let Some(&number) = numbers.get(state_key) {
             return number;
         }
-        let number = self.numbers.len() as u32;
-        self.numbers.insert(self.scratch.as_str().into(), number);
+        let number = self.count;
+        self.count += 1;
+        numbers.insert(state_key.into(), number);
         number
     }
 
     /// The number of `(event_type, state_key)`, if it has one.
     pub(super) fn get(&mut self, event_type: &str, state_key: &str) -> Option<u32> {
-        self.encode(event_type, state_key);
-        self.numbers.get(self.scratch.as_str()).copied()
+        let (_, numbers) = self
+            .types
+            .iter()
+            .find(|(known, _)| **known == *event_type)?;
+        numbers.get(state_key).copied()
     }
 
     /// How many keys are numbered.
     pub(super) fn len(&self) -> usize {
-        self.numbers.len()
-    }
-
-    fn encode(&mut self, event_type: &str, state_key: &str) {
-        self.scratch.clear();
-        // The type's length in decimal (no formatting machinery: this is hot).
-        let mut digits = [0u8; 20];
-        let mut at = digits.len();
-        let mut length = event_type.len();
-        loop {
-            at -= 1;
-            digits[at] = b'0' + (length % 10) as u8;
-            length /= 10;
-            if length == 0 {
-                break;
-            }
-        }
-        for &digit in &digits[at..] {
-            self.scratch.push(char::from(digit));
-        }
-        self.scratch.push(':');
-        self.scratch.push_str(event_type);
-        self.scratch.push_str(state_key);
+        self.count as usize
     }
 }
 
