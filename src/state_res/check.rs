@@ -25,13 +25,16 @@ pub(super) const NONE: u32 = u32::MAX;
 /// An empty object, standing in for a missing create event.
 static EMPTY: Object = Object::new();
 
+/// The numbers of one event type's state keys.
+type StateKeyNumbers = HashMap<Box<str>, u32>;
+
 /// `(type, state_key)` pairs numbered densely, so that states are vectors indexed by
 /// key number.
 #[derive(Debug, Default)]
 pub(super) struct Keys {
     /// Per event type (there are few), its state keys' numbers: a lookup hashes the
     /// state key alone and copies nothing.
-    types: Vec<(Box<str>, HashMap<Box<str>, u32>)>,
+    types: Vec<(Box<str>, StateKeyNumbers)>,
     count: u32,
 }
 
