@@ -1,0 +1,181 @@
+//! The state every handler shares: configuration, the signing key, the database, the
+//! change notifier that wakes long-polling `/sync` requests, and typing notifications
+//! (kept in memory, as they expire within seconds).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+
+use matrix_serverlib::crypto::SigningKey;
+
+use crate::config::Config;
+use crate::error::{ApiError, ApiResult};
+use crate::storage::Storage;
+
+/// The shared server state; cheap to clone.
+#[derive(Clone)]
+pub(crate) struct App(Arc<Inner>);
+
+struct Inner {
+    config: Config,
+    key: SigningKey,
+    storage: Mutex<Storage>,
+    /// Bumped after every change a `/sync` could report.
+    changes: watch::Sender<u64>,
+    typing: Mutex<Typing>,
+}
+
+/// Who is typing where, and when each room last changed.
+#[derive(Default)]
+struct Typing {
+    rooms: HashMap<String, BTreeMap<String, Instant>>,
+    /// The serial of the last change per room.
+    changed_at: HashMap<String, u64>,
+    serial: u64,
+}
+
+impl App {
+    /// Wraps the opened database and key.
+    pub(crate) fn new(config: Config, key: SigningKey, storage: Storage) -> Self {
+        let (changes, _) = watch::channel(0);
+        Self(Arc::new(Inner {
+            config,
+            key,
+            storage: Mutex::new(storage),
+            changes,
+            typing: Mutex::new(Typing::default()),
+        }))
+    }
+
+    /// The configuration.
+    pub(crate) fn config(&self) -> &Config {
+        &self.0.config
+    }
+
+    /// The server name, as in user IDs.
+    pub(crate) fn server_name(&self) -> &str {
+        &self.0.config.server_name
+    }
+
+    /// The server's signing key.
+    pub(crate) fn key(&self) -> &SigningKey {
+        &self.0.key
+    }
+
+    /// Runs `work` on the database on a blocking thread, with the database to itself
+    /// (one writer at a time keeps each room's event graph linear).
+    ///
+    /// # Errors
+    ///
+    /// What `work` returns, or an internal error when the thread fails.
+    pub(crate) async fn db<T, F>(&self, work: F) -> ApiResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Storage) -> ApiResult<T> + Send + 'static,
+    {
+        let app = self.clone();
+        tokio::task::spawn_blocking(move || work(&mut app.storage()))
+            .await
+            .map_err(|e| ApiError::internal("database task", e))?
+    }
+
+    /// The database, for code already on a blocking thread.
+    fn storage(&self) -> MutexGuard<'_, Storage> {
+        // A panic while holding the lock dropped its transaction (rolled back), so the
+        // connection is still consistent.
+        self.0
+            .storage
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Wakes every waiting `/sync`.
+    pub(crate) fn notify(&self) {
+        self.0.changes.send_modify(|generation| *generation += 1);
+    }
+
+    /// A receiver that sees the next [`App::notify`].
+    pub(crate) fn subscribe(&self) -> watch::Receiver<u64> {
+        self.0.changes.subscribe()
+    }
+
+    /// Marks `user_id` as typing in `room_id` for `timeout`, or as stopped.
+    pub(crate) fn set_typing(&self, room_id: &str, user_id: &str, timeout: Option<Duration>) {
+        {
+            let mut typing = self.typing();
+            let users = typing.rooms.entry(room_id.to_owned()).or_default();
+            let changed = match timeout {
+                Some(timeout) => {
+                    users.insert(user_id.to_owned(), Instant::now() + timeout);
+                    true
+                }
+                None => users.remove(user_id).is_some(),
+            };
+            if !changed {
+                return;
+            }
+            typing.serial += 1;
+            let serial = typing.serial;
+            typing.changed_at.insert(room_id.to_owned(), serial);
+        }
+        self.notify();
+        if let Some(timeout) = timeout {
+            // Expire the notification, so that syncs see the user stop.
+            let (app, room, user) = (self.clone(), room_id.to_owned(), user_id.to_owned());
+            tokio::spawn(async move {
+                tokio::time::sleep(timeout).await;
+                app.expire_typing(&room, &user);
+            });
+        }
+    }
+
+    fn expire_typing(&self, room_id: &str, user_id: &str) {
+        {
+            let mut typing = self.typing();
+            let now = Instant::now();
+            let Some(users) = typing.rooms.get_mut(room_id) else {
+                return;
+            };
+            if users.get(user_id).is_none_or(|until| *until > now) {
+                return;
+            }
+            users.remove(user_id);
+            typing.serial += 1;
+            let serial = typing.serial;
+            typing.changed_at.insert(room_id.to_owned(), serial);
+        }
+        self.notify();
+    }
+
+    /// The typing serial now (part of sync tokens).
+    pub(crate) fn typing_serial(&self) -> u64 {
+        self.typing().serial
+    }
+
+    /// The users typing in `room_id` if it changed after `since`.
+    pub(crate) fn typing_since(&self, room_id: &str, since: u64) -> Option<Vec<String>> {
+        let typing = self.typing();
+        if typing
+            .changed_at
+            .get(room_id)
+            .is_none_or(|serial| *serial <= since)
+        {
+            return None;
+        }
+        let now = Instant::now();
+        let users = typing.rooms.get(room_id)?;
+        Some(
+            users
+                .iter()
+                .filter(|(_, until)| **until > now)
+                .map(|(user, _)| user.clone())
+                .collect(),
+        )
+    }
+
+    fn typing(&self) -> MutexGuard<'_, Typing> {
+        self.0.typing.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}

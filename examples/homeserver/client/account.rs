@@ -1,0 +1,308 @@
+//! Accounts: registration (the `m.login.dummy` user-interactive flow), password login,
+//! logout, whoami and the profile (display name and avatar URL, which also update the
+//! user's member event in every joined room).
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use matrix_serverlib::id::UserId;
+
+use crate::app::App;
+use crate::error::{ApiError, ApiResult};
+use crate::http::{Auth, JsonBody, Params};
+use crate::rooms::{self, Draft};
+use crate::{password, random_string};
+
+/// `GET /login`: the supported login types.
+pub(crate) async fn login_flows() -> Json<Value> {
+    Json(json!({ "flows": [{ "type": "m.login.password" }] }))
+}
+
+/// `POST /register`: the `m.login.dummy` flow. Without `auth` the answer is the 401
+/// challenge (flows, params, session); with a dummy stage the account is made.
+pub(crate) async fn register(
+    State(app): State<App>,
+    params: Params,
+    body: JsonBody,
+) -> ApiResult<Response> {
+    if params.get("kind") == Some("guest") {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "M_GUEST_ACCESS_FORBIDDEN",
+            "guest access is not supported",
+        ));
+    }
+    let localpart = match body.opt_str("username")? {
+        Some(name) => name.to_lowercase(),
+        None => random_string(12).to_lowercase(),
+    };
+    let user_id = local_user_id(&app, &localpart)?;
+    let taken_check = user_id.clone();
+    if app
+        .db(move |store| store.account_exists(&taken_check))
+        .await?
+    {
+        return Err(user_in_use());
+    }
+    let Some(auth) = body.opt_object("auth")? else {
+        return Ok(uia_challenge(None));
+    };
+    if auth.get("type").and_then(Value::as_str) != Some("m.login.dummy") {
+        return Ok(uia_challenge(Some("unsupported authentication stage")));
+    }
+    let password = body.str("password")?.to_owned();
+    let hash = tokio::task::spawn_blocking(move || password::hash(&password))
+        .await
+        .map_err(|e| ApiError::internal("hash task", e))?
+        .map_err(|e| ApiError::internal("hash", e))?;
+    let inhibit_login = body.opt_bool("inhibit_login")?.unwrap_or(false);
+    let device_id = body
+        .opt_str("device_id")?
+        .map_or_else(|| random_string(10).to_uppercase(), str::to_owned);
+    let token = random_string(40);
+    let (user, device, access) = (user_id.clone(), device_id.clone(), token.clone());
+    app.db(move |store| {
+        let now = crate::now_ms();
+        if !store.create_account(&user, &hash, now)? {
+            return Err(user_in_use());
+        }
+        if !inhibit_login {
+            store.insert_token(&access, &user, &device, now)?;
+        }
+        Ok(())
+    })
+    .await?;
+    let response = if inhibit_login {
+        json!({ "user_id": user_id })
+    } else {
+        json!({ "user_id": user_id, "access_token": token, "device_id": device_id })
+    };
+    Ok(Json(response).into_response())
+}
+
+/// `GET /register/available`.
+pub(crate) async fn register_available(
+    State(app): State<App>,
+    params: Params,
+) -> ApiResult<Json<Value>> {
+    let localpart = params
+        .get("username")
+        .ok_or_else(|| ApiError::missing_param("username"))?;
+    let user_id = local_user_id(&app, &localpart.to_lowercase())?;
+    if app.db(move |store| store.account_exists(&user_id)).await? {
+        return Err(user_in_use());
+    }
+    Ok(Json(json!({ "available": true })))
+}
+
+/// The 401 answer of user-interactive authentication, offering the dummy stage.
+fn uia_challenge(error: Option<&str>) -> Response {
+    let mut body = json!({
+        "flows": [{ "stages": ["m.login.dummy"] }],
+        "params": {},
+        "session": random_string(24),
+    });
+    if let Some(error) = error {
+        body["errcode"] = json!("M_FORBIDDEN");
+        body["error"] = json!(error);
+    }
+    (StatusCode::UNAUTHORIZED, Json(body)).into_response()
+}
+
+fn user_in_use() -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "M_USER_IN_USE",
+        "user ID already taken",
+    )
+}
+
+/// `@localpart:server` for a new user, checked against the user ID grammar.
+fn local_user_id(app: &App, localpart: &str) -> ApiResult<String> {
+    let user_id = format!("@{localpart}:{}", app.server_name());
+    let valid = !localpart.is_empty()
+        && localpart.bytes().all(
+            |b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'=' | b'-' | b'/' | b'+'),
+        )
+        && UserId::parse_strict(&user_id).is_ok();
+    if !valid {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "M_INVALID_USERNAME",
+            "user names may contain only a-z, 0-9 and ._=-/+",
+        ));
+    }
+    Ok(user_id)
+}
+
+/// `POST /login` with `m.login.password`.
+pub(crate) async fn login(State(app): State<App>, body: JsonBody) -> ApiResult<Json<Value>> {
+    if body.str("type")? != "m.login.password" {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "M_UNKNOWN",
+            "unknown login type",
+        ));
+    }
+    let user = match body.opt_object("identifier")? {
+        Some(identifier) => {
+            if identifier.get("type").and_then(Value::as_str) != Some("m.id.user") {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "M_UNKNOWN",
+                    "only m.id.user identifiers are supported",
+                ));
+            }
+            identifier
+                .get("user")
+                .and_then(Value::as_str)
+                .ok_or_else(|| ApiError::missing_param("identifier.user"))?
+                .to_owned()
+        }
+        None => body.str("user")?.to_owned(),
+    };
+    let user_id = if user.starts_with('@') {
+        user
+    } else {
+        format!("@{}:{}", user.to_lowercase(), app.server_name())
+    };
+    let password = body.str("password")?.to_owned();
+    let lookup = user_id.clone();
+    let stored = app.db(move |store| store.password_hash(&lookup)).await?;
+    let matches = match stored {
+        Some(stored) => tokio::task::spawn_blocking(move || password::verify(&password, &stored))
+            .await
+            .map_err(|e| ApiError::internal("verify task", e))?,
+        None => false,
+    };
+    if !matches {
+        return Err(ApiError::forbidden("invalid user name or password"));
+    }
+    let device_id = body
+        .opt_str("device_id")?
+        .map_or_else(|| random_string(10).to_uppercase(), str::to_owned);
+    let token = random_string(40);
+    let (user, device, access) = (user_id.clone(), device_id.clone(), token.clone());
+    app.db(move |store| store.insert_token(&access, &user, &device, crate::now_ms()))
+        .await?;
+    Ok(Json(json!({
+        "user_id": user_id,
+        "access_token": token,
+        "device_id": device_id,
+        "home_server": app.server_name(),
+    })))
+}
+
+/// `POST /logout`: ends this access token.
+pub(crate) async fn logout(State(app): State<App>, auth: Auth) -> ApiResult<Json<Value>> {
+    app.db(move |store| store.delete_token(&auth.token)).await?;
+    Ok(Json(json!({})))
+}
+
+/// `POST /logout/all`: ends every access token of the user.
+pub(crate) async fn logout_all(State(app): State<App>, auth: Auth) -> ApiResult<Json<Value>> {
+    app.db(move |store| store.delete_all_tokens(&auth.user_id))
+        .await?;
+    Ok(Json(json!({})))
+}
+
+/// `GET /account/whoami`.
+pub(crate) async fn whoami(auth: Auth) -> Json<Value> {
+    Json(json!({ "user_id": auth.user_id, "device_id": auth.device_id, "is_guest": false }))
+}
+
+/// `GET /profile/{userId}`.
+pub(crate) async fn profile(
+    State(app): State<App>,
+    Path(user_id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let lookup = user_id.clone();
+    let (displayname, avatar_url) = app
+        .db(move |store| store.profile(&lookup))
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("unknown user {user_id}")))?;
+    let mut body = json!({});
+    if let Some(name) = displayname {
+        body["displayname"] = json!(name);
+    }
+    if let Some(url) = avatar_url {
+        body["avatar_url"] = json!(url);
+    }
+    Ok(Json(body))
+}
+
+/// `GET /profile/{userId}/displayname` and `.../avatar_url`.
+pub(crate) async fn profile_field(
+    State(app): State<App>,
+    Path((user_id, field)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let field = ProfileField::parse(&field)?;
+    let lookup = user_id.clone();
+    let (displayname, avatar_url) = app
+        .db(move |store| store.profile(&lookup))
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("unknown user {user_id}")))?;
+    let value = match field {
+        ProfileField::Displayname => displayname,
+        ProfileField::AvatarUrl => avatar_url,
+    };
+    let value = value.ok_or_else(|| ApiError::not_found(format!("no {} set", field.key())))?;
+    Ok(Json(json!({ field.key(): value })))
+}
+
+/// `PUT /profile/{userId}/displayname` and `.../avatar_url`: stores the field and sends
+/// an updated member event into every room the user is joined to.
+pub(crate) async fn set_profile_field(
+    State(app): State<App>,
+    auth: Auth,
+    Path((user_id, field)): Path<(String, String)>,
+    body: JsonBody,
+) -> ApiResult<Json<Value>> {
+    let field = ProfileField::parse(&field)?;
+    if user_id != auth.user_id {
+        return Err(ApiError::forbidden("cannot change another user's profile"));
+    }
+    let value = body.opt_str(field.key())?.map(str::to_owned);
+    let handle = app.clone();
+    app.db(move |store| {
+        match field {
+            ProfileField::Displayname => store.set_displayname(&user_id, value.as_deref())?,
+            ProfileField::AvatarUrl => store.set_avatar_url(&user_id, value.as_deref())?,
+        }
+        for room_id in rooms::joined_rooms(store, &user_id)? {
+            let content = rooms::member_content(store, &user_id, "join")?;
+            let draft = Draft::state("m.room.member", &user_id, content);
+            rooms::send(store, &handle, &room_id, &user_id, draft, None)?;
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(Json(json!({})))
+}
+
+/// The profile fields this server keeps.
+#[derive(Debug, Clone, Copy)]
+enum ProfileField {
+    AvatarUrl,
+    Displayname,
+}
+
+impl ProfileField {
+    fn parse(text: &str) -> ApiResult<Self> {
+        match text {
+            "avatar_url" => Ok(Self::AvatarUrl),
+            "displayname" => Ok(Self::Displayname),
+            _ => Err(ApiError::unrecognized()),
+        }
+    }
+
+    fn key(self) -> &'static str {
+        match self {
+            Self::AvatarUrl => "avatar_url",
+            Self::Displayname => "displayname",
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! Typing notifications, read receipts and read markers, and sync filters.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use serde_json::{Value, json};
+
+use crate::app::App;
+use crate::error::{ApiError, ApiResult};
+use crate::http::{Auth, JsonBody};
+use crate::storage::{Receipt, Storage};
+
+/// The longest typing notification a client may ask for.
+const MAX_TYPING_MS: u64 = 120_000;
+
+/// `PUT /rooms/{roomId}/typing/{userId}`.
+pub(crate) async fn typing(
+    State(app): State<App>,
+    auth: Auth,
+    Path((room_id, user_id)): Path<(String, String)>,
+    body: JsonBody,
+) -> ApiResult<Json<Value>> {
+    if user_id != auth.user_id {
+        return Err(ApiError::forbidden(
+            "cannot set another user's typing state",
+        ));
+    }
+    let typing = body
+        .opt_bool("typing")?
+        .ok_or_else(|| ApiError::missing_param("typing"))?;
+    let timeout = body
+        .0
+        .get("timeout")
+        .and_then(Value::as_u64)
+        .unwrap_or(30_000);
+    let room = room_id.clone();
+    app.db(move |store| require_joined(store, &room, &user_id))
+        .await?;
+    let timeout = typing.then(|| Duration::from_millis(timeout.min(MAX_TYPING_MS)));
+    app.set_typing(&room_id, &auth.user_id, timeout);
+    Ok(Json(json!({})))
+}
+
+/// `POST /rooms/{roomId}/receipt/{receiptType}/{eventId}`.
+pub(crate) async fn receipt(
+    State(app): State<App>,
+    auth: Auth,
+    Path((room_id, receipt_type, event_id)): Path<(String, String, String)>,
+) -> ApiResult<Json<Value>> {
+    if !matches!(
+        receipt_type.as_str(),
+        "m.read" | "m.read.private" | "m.fully_read"
+    ) {
+        return Err(ApiError::invalid_param(format!(
+            "unknown receipt type {receipt_type:?}"
+        )));
+    }
+    put_receipts(&app, auth.user_id, room_id, vec![(receipt_type, event_id)]).await?;
+    Ok(Json(json!({})))
+}
+
+/// `POST /rooms/{roomId}/read_markers`.
+pub(crate) async fn read_markers(
+    State(app): State<App>,
+    auth: Auth,
+    Path(room_id): Path<String>,
+    body: JsonBody,
+) -> ApiResult<Json<Value>> {
+    let mut receipts = Vec::new();
+    for receipt_type in ["m.fully_read", "m.read", "m.read.private"] {
+        if let Some(event_id) = body.opt_str(receipt_type)? {
+            receipts.push((receipt_type.to_owned(), event_id.to_owned()));
+        }
+    }
+    put_receipts(&app, auth.user_id, room_id, receipts).await?;
+    Ok(Json(json!({})))
+}
+
+/// Stores read receipts (the fully-read marker is room account data, which this server
+/// does not keep: it is accepted and checked, then dropped).
+async fn put_receipts(
+    app: &App,
+    user_id: String,
+    room_id: String,
+    receipts: Vec<(String, String)>,
+) -> ApiResult<()> {
+    app.db(move |store| {
+        require_joined(store, &room_id, &user_id)?;
+        for (receipt_type, event_id) in receipts {
+            let event = store.event(&event_id)?;
+            if event.is_none_or(|event| event.room_id != room_id) {
+                return Err(ApiError::not_found(format!("unknown event {event_id}")));
+            }
+            if receipt_type == "m.fully_read" {
+                continue;
+            }
+            store.put_receipt(&Receipt {
+                room_id: room_id.clone(),
+                user_id: user_id.clone(),
+                receipt_type,
+                event_id,
+                ts: crate::now_ms(),
+            })?;
+        }
+        Ok(())
+    })
+    .await?;
+    app.notify();
+    Ok(())
+}
+
+fn require_joined(store: &Storage, room_id: &str, user_id: &str) -> ApiResult<()> {
+    if store.room_version(room_id)?.is_none() {
+        return Err(ApiError::not_found(format!("unknown room {room_id}")));
+    }
+    match store.membership(room_id, user_id)? {
+        Some((membership, _)) if membership == "join" => Ok(()),
+        _ => Err(ApiError::forbidden(format!(
+            "{user_id} is not in room {room_id}"
+        ))),
+    }
+}
+
+/// `POST /user/{userId}/filter`.
+pub(crate) async fn create_filter(
+    State(app): State<App>,
+    auth: Auth,
+    Path(user_id): Path<String>,
+    JsonBody(filter): JsonBody,
+) -> ApiResult<Json<Value>> {
+    if user_id != auth.user_id {
+        return Err(ApiError::forbidden(
+            "cannot create filters for another user",
+        ));
+    }
+    let text = Value::Object(filter).to_string();
+    let filter_id = app
+        .db(move |store| store.insert_filter(&user_id, &text))
+        .await?;
+    Ok(Json(json!({ "filter_id": filter_id.to_string() })))
+}
+
+/// `GET /user/{userId}/filter/{filterId}`.
+pub(crate) async fn get_filter(
+    State(app): State<App>,
+    auth: Auth,
+    Path((user_id, filter_id)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let not_found = || ApiError::not_found(format!("unknown filter {filter_id}"));
+    if user_id != auth.user_id {
+        return Err(ApiError::forbidden("cannot read another user's filters"));
+    }
+    let id: i64 = filter_id.parse().map_err(|_| not_found())?;
+    let text = app
+        .db(move |store| store.filter(&user_id, id))
+        .await?
+        .ok_or_else(not_found)?;
+    serde_json::from_str(&text)
+        .map(Json)
+        .map_err(|e| ApiError::internal("stored filter", e))
+}

@@ -1,0 +1,142 @@
+//! Client-Server API errors: an HTTP status with the spec's `errcode` and a
+//! human-readable `error` (<https://spec.matrix.org/v1.16/client-server-api/#standard-error-response>).
+
+use std::fmt;
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use matrix_serverlib::auth::Rejection;
+
+/// The result of every handler and storage call.
+pub(crate) type ApiResult<T> = Result<T, ApiError>;
+
+/// An error as the Client-Server API reports it.
+#[derive(Debug, Clone)]
+pub(crate) struct ApiError {
+    status: StatusCode,
+    errcode: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    /// An error with any status and code.
+    pub(crate) fn new(
+        status: StatusCode,
+        errcode: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            status,
+            errcode,
+            message: message.into(),
+        }
+    }
+
+    /// 400 `M_BAD_JSON`: well-formed JSON of the wrong shape.
+    pub(crate) fn bad_json(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "M_BAD_JSON", message)
+    }
+
+    /// 400 `M_NOT_JSON`: the body is not JSON at all.
+    pub(crate) fn not_json(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "M_NOT_JSON", message)
+    }
+
+    /// 400 `M_MISSING_PARAM`: a required field or parameter is absent.
+    pub(crate) fn missing_param(name: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "M_MISSING_PARAM",
+            format!("missing parameter: {name}"),
+        )
+    }
+
+    /// 400 `M_INVALID_PARAM`: a parameter has a bad value.
+    pub(crate) fn invalid_param(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "M_INVALID_PARAM", message)
+    }
+
+    /// 403 `M_FORBIDDEN`.
+    pub(crate) fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "M_FORBIDDEN", message)
+    }
+
+    /// 404 `M_NOT_FOUND`.
+    pub(crate) fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "M_NOT_FOUND", message)
+    }
+
+    /// 401 `M_MISSING_TOKEN`.
+    pub(crate) fn missing_token() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "M_MISSING_TOKEN",
+            "missing access token",
+        )
+    }
+
+    /// 401 `M_UNKNOWN_TOKEN`.
+    pub(crate) fn unknown_token() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "M_UNKNOWN_TOKEN",
+            "unknown access token",
+        )
+    }
+
+    /// 404 `M_UNRECOGNIZED`: an endpoint this server does not implement.
+    pub(crate) fn unrecognized() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "M_UNRECOGNIZED",
+            "unrecognized request",
+        )
+    }
+
+    /// 413 `M_TOO_LARGE`.
+    pub(crate) fn too_large(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "M_TOO_LARGE", message)
+    }
+
+    /// 500 `M_UNKNOWN`: a fault of the server, logged, with a generic message.
+    pub(crate) fn internal(context: &str, error: impl fmt::Display) -> Self {
+        eprintln!("homeserver: internal error ({context}): {error}");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "M_UNKNOWN",
+            "internal server error",
+        )
+    }
+
+    /// 403 `M_FORBIDDEN` for an event the authorization rules reject, naming the rule.
+    pub(crate) fn rejected(rejection: &Rejection) -> Self {
+        Self::forbidden(format!(
+            "refused by the authorization rules ({}): {rejection}",
+            rejection.reason()
+        ))
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}: {}", self.status, self.errcode, self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({ "errcode": self.errcode, "error": self.message });
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<rusqlite::Error> for ApiError {
+    fn from(error: rusqlite::Error) -> Self {
+        Self::internal("database", error)
+    }
+}

@@ -1,0 +1,746 @@
+//! Room events, every one made by the library: the state before the event (state
+//! resolution where the room's forward extremities fork), the auth events the
+//! authorization rules ask for ([`auth::auth_types`]), the event itself
+//! ([`EventBuilder`], hashed and signed with the server's key), then the checks
+//! ([`auth::check_auth_events`], [`auth::check_room_create_event`] and
+//! [`auth::check`]) before it is stored, in one transaction, and acknowledged.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use matrix_serverlib::auth::{self, AuthEvents, StateKey};
+use matrix_serverlib::base64;
+use matrix_serverlib::event::{BuildError, EventBuilder, Pdu, PduError};
+use matrix_serverlib::id::{EventId, UserId};
+use matrix_serverlib::json::{Object, Value};
+use matrix_serverlib::room_version::{EventFormat, RoomVersion};
+use matrix_serverlib::state_res;
+
+use crate::app::App;
+use crate::error::{ApiError, ApiResult};
+use crate::storage::{NewEvent, StateMap, Storage};
+
+/// An event the server is about to create: type, optional state key and content.
+#[derive(Debug, Clone)]
+pub(crate) struct Draft {
+    /// The event type.
+    pub(crate) event_type: String,
+    /// The state key, for state events.
+    pub(crate) state_key: Option<String>,
+    /// The content.
+    pub(crate) content: Object,
+}
+
+impl Draft {
+    /// A state event.
+    pub(crate) fn state(event_type: &str, state_key: &str, content: Object) -> Self {
+        Self {
+            event_type: event_type.to_owned(),
+            state_key: Some(state_key.to_owned()),
+            content,
+        }
+    }
+
+    /// A message (non-state) event.
+    pub(crate) fn message(event_type: &str, content: Object) -> Self {
+        Self {
+            event_type: event_type.to_owned(),
+            state_key: None,
+            content,
+        }
+    }
+}
+
+/// The device and transaction ID of a client send.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Txn<'a> {
+    /// The sending device.
+    pub(crate) device_id: &'a str,
+    /// The client's transaction ID.
+    pub(crate) txn_id: &'a str,
+}
+
+/// Sends an event into a room: builds, signs, authorises and stores it, and wakes
+/// `/sync`. A repeated transaction ID answers with the event the first send made.
+///
+/// # Errors
+///
+/// `M_NOT_FOUND` for an unknown room, `M_FORBIDDEN` when the authorization rules refuse
+/// the event, `M_TOO_LARGE` or `M_BAD_JSON` when it is not a valid PDU.
+pub(crate) fn send(
+    store: &mut Storage,
+    app: &App,
+    room_id: &str,
+    sender: &str,
+    draft: Draft,
+    txn: Option<Txn<'_>>,
+) -> ApiResult<EventId> {
+    if let Some(txn) = txn
+        && let Some(event_id) = store.transaction_event(sender, txn.device_id, txn.txn_id)?
+    {
+        return EventId::parse(&event_id).map_err(|e| ApiError::internal("txn", e));
+    }
+    let version = store
+        .room_version(room_id)?
+        .ok_or_else(|| ApiError::not_found(format!("unknown room {room_id}")))?;
+    let extremities = store.forward_extremities(room_id)?;
+    let prev_events = extremities
+        .iter()
+        .map(|id| load_pdu(store, id, &version))
+        .collect::<ApiResult<Vec<Pdu>>>()?;
+    let state_before = state_before(store, &version, &extremities)?;
+    let at = Position {
+        version: &version,
+        room_id: Some(room_id),
+        prev_events: &prev_events,
+        state_before: &state_before,
+    };
+    let pdu = build_and_authorize(store, app, &at, sender, draft)?;
+    let state_after = state_after(state_before, &pdu);
+    store.append_event(&NewEvent {
+        pdu: &pdu,
+        state_after: &state_after,
+        txn: txn.map(|txn| (sender, txn.device_id, txn.txn_id)),
+    })?;
+    app.notify();
+    Ok(pdu.event_id().clone())
+}
+
+/// Creates a room: its create event, stored with the room in one transaction. The
+/// other initial events follow through [`send`].
+///
+/// # Errors
+///
+/// When the create event cannot be built or fails rule A.
+pub(crate) fn create(
+    store: &mut Storage,
+    app: &App,
+    version: &RoomVersion,
+    creator: &str,
+    content: Object,
+) -> ApiResult<String> {
+    // Room versions 1 to 11 name the room in the event; 12 derives the ID from it.
+    let room_id = (!version.room_id_from_create_event)
+        .then(|| format!("!{}:{}", crate::random_string(18), app.server_name()));
+    let draft = Draft::state("m.room.create", "", content);
+    let at = Position {
+        version,
+        room_id: room_id.as_deref(),
+        prev_events: &[],
+        state_before: &StateMap::new(),
+    };
+    let pdu = build_and_authorize(store, app, &at, creator, draft)?;
+    let state_after = state_after(StateMap::new(), &pdu);
+    store.create_room_with(
+        creator,
+        crate::now_ms(),
+        &NewEvent {
+            pdu: &pdu,
+            state_after: &state_after,
+            txn: None,
+        },
+    )?;
+    app.notify();
+    Ok(pdu.room_id().as_str().to_owned())
+}
+
+/// The state before a new event whose `prev_events` are `extremities`: the state after
+/// the one extremity, or where the room has forked, the resolution of the states after
+/// each ([`state_res::resolve`], by the room version's algorithm).
+///
+/// # Errors
+///
+/// When stored data is missing or state resolution cannot finish.
+pub(crate) fn state_before(
+    store: &Storage,
+    version: &RoomVersion,
+    extremities: &[EventId],
+) -> ApiResult<StateMap> {
+    match extremities {
+        [] => Ok(StateMap::new()),
+        [only] => store.state_after(only.as_str()),
+        several => {
+            let sets = several
+                .iter()
+                .map(|id| store.state_after(id.as_str()))
+                .collect::<ApiResult<Vec<StateMap>>>()?;
+            let source = auth_closure(store, version, &sets)?;
+            let resolved = state_res::resolve(version, &sets, &source)
+                .map_err(|e| ApiError::internal("state resolution", e))?;
+            Ok(resolved.to_state_map())
+        }
+    }
+}
+
+/// Every event in the state sets and their auth chains, for state resolution.
+fn auth_closure(
+    store: &Storage,
+    version: &RoomVersion,
+    sets: &[StateMap],
+) -> ApiResult<BTreeMap<EventId, Pdu>> {
+    let mut events = BTreeMap::new();
+    let mut queue: Vec<EventId> = sets.iter().flat_map(|set| set.values().cloned()).collect();
+    while let Some(id) = queue.pop() {
+        if events.contains_key(&id) {
+            continue;
+        }
+        let pdu = load_pdu(store, &id, version)?;
+        queue.extend(pdu.auth_events().iter().cloned());
+        events.insert(id, pdu);
+    }
+    Ok(events)
+}
+
+/// Where a new event goes: its room version, its room (none for a room-version-12
+/// create event, which defines it), the events it follows and the state before it.
+struct Position<'a> {
+    version: &'a RoomVersion,
+    room_id: Option<&'a str>,
+    prev_events: &'a [Pdu],
+    state_before: &'a StateMap,
+}
+
+/// Builds the event with the library and checks it against the authorization rules:
+/// the auth events are the state entries [`auth::auth_types`] selects.
+fn build_and_authorize(
+    store: &Storage,
+    app: &App,
+    at: &Position<'_>,
+    sender: &str,
+    draft: Draft,
+) -> ApiResult<Pdu> {
+    let version = at.version;
+    // Ask which state the rules need, from the event's type, sender, key and content.
+    let mut proto = Object::new();
+    proto.insert("type", Value::from(draft.event_type.as_str()));
+    proto.insert("sender", Value::from(sender));
+    proto.insert("content", Value::Object(draft.content.clone()));
+    if let Some(state_key) = &draft.state_key {
+        proto.insert("state_key", Value::from(state_key.as_str()));
+    }
+    let wanted =
+        auth::auth_types(&proto, version).map_err(|e| ApiError::bad_json(e.to_string()))?;
+    let auth_pdus = wanted
+        .iter()
+        .filter_map(|key| at.state_before.get(key))
+        .map(|id| load_pdu(store, id, version))
+        .collect::<ApiResult<Vec<Pdu>>>()?;
+    let pdu = build(app, at, sender, draft, &auth_pdus)?;
+
+    // Rule C: the listed auth events; rule B (v12): the room ID names the create event.
+    let listed: Vec<&Object> = auth_pdus
+        .iter()
+        .filter(|auth| !(version.room_id_from_create_event && auth.event_type() == "m.room.create"))
+        .map(Pdu::as_object)
+        .collect();
+    auth::check_auth_events(pdu.as_object(), &listed, version)
+        .map_err(|r| ApiError::rejected(&r))?;
+    let create = auth_pdus
+        .iter()
+        .find(|auth| auth.event_type() == "m.room.create");
+    auth::check_room_create_event(pdu.as_object(), create.map(Pdu::as_object), version)
+        .map_err(|r| ApiError::rejected(&r))?;
+    // Rules A and D to M, against the state before the event.
+    let state: AuthEvents<'_> = auth_pdus.iter().map(Pdu::as_object).collect();
+    auth::check(pdu.as_object(), &state, version).map_err(|r| ApiError::rejected(&r))?;
+    Ok(pdu)
+}
+
+/// The library's [`EventBuilder`], with the references of the room version's format.
+fn build(
+    app: &App,
+    at: &Position<'_>,
+    sender: &str,
+    draft: Draft,
+    auth_pdus: &[Pdu],
+) -> ApiResult<Pdu> {
+    let (version, prev_events) = (at.version, at.prev_events);
+    let legacy = version.event_format == EventFormat::EventIdInPdu;
+    let mut builder = EventBuilder::new(version, sender, &draft.event_type)
+        .content(draft.content)
+        .origin_server_ts(crate::now_ms())
+        .depth(
+            prev_events
+                .iter()
+                .map(Pdu::depth)
+                .max()
+                .map_or(1, |depth| depth + 1),
+        );
+    if let Some(room_id) = at.room_id {
+        builder = builder.room_id(room_id);
+    }
+    if let Some(state_key) = &draft.state_key {
+        builder = builder.state_key(state_key);
+    }
+    if legacy {
+        // Room versions 1 and 2: the sending server names the event, and references
+        // carry the referenced event's content hash.
+        builder = builder.event_id(&format!(
+            "${}:{}",
+            crate::random_string(18),
+            app.server_name()
+        ));
+        for prev in prev_events {
+            builder = builder.prev_event_with_hash(
+                prev.event_id().as_str(),
+                &base64::encode(prev.content_hash()),
+            );
+        }
+    } else {
+        for prev in prev_events {
+            builder = builder.prev_event(prev.event_id().as_str());
+        }
+    }
+    for auth_pdu in auth_pdus {
+        // Room version 12 never lists the create event.
+        if version.room_id_from_create_event && auth_pdu.event_type() == "m.room.create" {
+            continue;
+        }
+        builder = if legacy {
+            builder.auth_event_with_hash(
+                auth_pdu.event_id().as_str(),
+                &base64::encode(auth_pdu.content_hash()),
+            )
+        } else {
+            builder.auth_event(auth_pdu.event_id().as_str())
+        };
+    }
+    builder
+        .build(app.server_name(), app.key())
+        .map_err(|error| match error {
+            BuildError::Invalid(PduError::TooLarge { len, max }) => {
+                ApiError::too_large(format!("event is {len} bytes, over the limit of {max}"))
+            }
+            BuildError::Invalid(invalid) => ApiError::bad_json(format!("invalid event: {invalid}")),
+            other => ApiError::internal("build event", other),
+        })
+}
+
+/// The state after `pdu`, given the state before it.
+fn state_after(mut state: StateMap, pdu: &Pdu) -> StateMap {
+    if let Some(state_key) = pdu.state_key() {
+        state.insert(
+            StateKey::new(pdu.event_type(), state_key),
+            pdu.event_id().clone(),
+        );
+    }
+    state
+}
+
+fn load_pdu(store: &Storage, id: &EventId, version: &RoomVersion) -> ApiResult<Pdu> {
+    store
+        .pdu(id.as_str(), version)?
+        .ok_or_else(|| ApiError::internal("load event", format!("missing {id}")))
+}
+
+// --- room creation -------------------------------------------------------------------
+
+/// What `POST /createRoom` asks for, already checked.
+#[derive(Debug, Clone)]
+pub(crate) struct CreateRoom {
+    /// The room version.
+    pub(crate) version: RoomVersion,
+    /// `private_chat`, `public_chat` or `trusted_private_chat`.
+    pub(crate) preset: Preset,
+    /// `m.room.name`.
+    pub(crate) name: Option<String>,
+    /// `m.room.topic`.
+    pub(crate) topic: Option<String>,
+    /// Users to invite.
+    pub(crate) invite: Vec<String>,
+    /// Extra create-event content.
+    pub(crate) creation_content: Object,
+    /// Merged into the default power levels.
+    pub(crate) power_level_content_override: Object,
+    /// Extra state events, sent after the preset's.
+    pub(crate) initial_state: Vec<Draft>,
+    /// `is_direct` on the invites.
+    pub(crate) is_direct: bool,
+    /// A canonical alias, already reserved by the caller.
+    pub(crate) alias: Option<String>,
+}
+
+/// The presets of `POST /createRoom`.
+// The names follow the spec's `private_chat`, `public_chat`, `trusted_private_chat`.
+#[allow(clippy::enum_variant_names)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Preset {
+    /// Invite only, history shared, guests can join.
+    PrivateChat,
+    /// Anyone can join, history shared.
+    PublicChat,
+    /// Like private chat, and every invitee gets the creator's power.
+    TrustedPrivateChat,
+}
+
+/// Creates a room and sends its initial events in the spec's order: create, the
+/// creator's join, power levels, canonical alias, the preset's join rules, history
+/// visibility and guest access, `initial_state`, name, topic, then the invites.
+///
+/// # Errors
+///
+/// As [`send`]; a failure leaves the events sent so far in place.
+pub(crate) fn create_room(
+    store: &mut Storage,
+    app: &App,
+    creator: &str,
+    request: CreateRoom,
+) -> ApiResult<String> {
+    let version = request.version;
+    let trusted = request.preset == Preset::TrustedPrivateChat;
+    let mut create_content = request.creation_content.clone();
+    create_content.insert("room_version", Value::from(version.id));
+    if version.auth.creator_in_content {
+        create_content.insert("creator", Value::from(creator));
+    }
+    if trusted && version.auth.creators_infinite_power && !request.invite.is_empty() {
+        // Room version 12: the trusted invitees are creators too.
+        let invitees = request
+            .invite
+            .iter()
+            .map(|user| Value::from(user.as_str()))
+            .collect();
+        create_content.insert("additional_creators", Value::Array(invitees));
+    }
+    let room_id = create(store, app, &version, creator, create_content)?;
+    let send_state = |store: &mut Storage, event_type: &str, state_key: &str, content: Object| {
+        send(
+            store,
+            app,
+            &room_id,
+            creator,
+            Draft::state(event_type, state_key, content),
+            None,
+        )
+    };
+    send_state(
+        store,
+        "m.room.member",
+        creator,
+        member_content(store, creator, "join")?,
+    )?;
+    send_state(
+        store,
+        "m.room.power_levels",
+        "",
+        power_levels(&request, creator),
+    )?;
+    if let Some(alias) = &request.alias {
+        send_state(
+            store,
+            "m.room.canonical_alias",
+            "",
+            object([("alias", Value::from(alias.as_str()))]),
+        )?;
+    }
+    let (join_rule, guest_access) = match request.preset {
+        Preset::PublicChat => ("public", "forbidden"),
+        Preset::PrivateChat | Preset::TrustedPrivateChat => ("invite", "can_join"),
+    };
+    send_state(
+        store,
+        "m.room.join_rules",
+        "",
+        object([("join_rule", Value::from(join_rule))]),
+    )?;
+    send_state(
+        store,
+        "m.room.history_visibility",
+        "",
+        object([("history_visibility", Value::from("shared"))]),
+    )?;
+    send_state(
+        store,
+        "m.room.guest_access",
+        "",
+        object([("guest_access", Value::from(guest_access))]),
+    )?;
+    for draft in request.initial_state {
+        send(store, app, &room_id, creator, draft, None)?;
+    }
+    if let Some(name) = &request.name {
+        send_state(
+            store,
+            "m.room.name",
+            "",
+            object([("name", Value::from(name.as_str()))]),
+        )?;
+    }
+    if let Some(topic) = &request.topic {
+        send_state(
+            store,
+            "m.room.topic",
+            "",
+            object([("topic", Value::from(topic.as_str()))]),
+        )?;
+    }
+    for invitee in &request.invite {
+        let mut content = member_content(store, invitee, "invite")?;
+        if request.is_direct {
+            content.insert("is_direct", Value::Bool(true));
+        }
+        send_state(store, "m.room.member", invitee, content)?;
+    }
+    Ok(room_id)
+}
+
+/// The default power levels (as Synapse sets them), with the preset's changes and the
+/// request's override merged in.
+fn power_levels(request: &CreateRoom, creator: &str) -> Object {
+    let version = &request.version;
+    let mut users = Object::new();
+    // Room version 12 creators have infinite power and may not be listed.
+    if !version.auth.creators_infinite_power {
+        users.insert(creator, Value::from(100));
+    }
+    if request.preset == Preset::TrustedPrivateChat && !version.auth.creators_infinite_power {
+        for invitee in &request.invite {
+            users.insert(invitee.as_str(), Value::from(100));
+        }
+    }
+    let events = object([
+        ("m.room.avatar", Value::from(50)),
+        ("m.room.canonical_alias", Value::from(50)),
+        ("m.room.encryption", Value::from(100)),
+        ("m.room.history_visibility", Value::from(100)),
+        ("m.room.name", Value::from(50)),
+        ("m.room.power_levels", Value::from(100)),
+        ("m.room.server_acl", Value::from(100)),
+        ("m.room.tombstone", Value::from(100)),
+    ]);
+    let invite = if request.preset == Preset::PublicChat {
+        50
+    } else {
+        0
+    };
+    let mut content = object([
+        ("ban", Value::from(50)),
+        ("events", Value::Object(events)),
+        ("events_default", Value::from(0)),
+        ("invite", Value::from(invite)),
+        ("kick", Value::from(50)),
+        ("redact", Value::from(50)),
+        ("state_default", Value::from(50)),
+        ("users", Value::Object(users)),
+        ("users_default", Value::from(0)),
+    ]);
+    for (key, value) in request.power_level_content_override.iter() {
+        content.insert(key, value.clone());
+    }
+    content
+}
+
+/// `m.room.member` content for `user` with `membership`, carrying their profile.
+pub(crate) fn member_content(store: &Storage, user: &str, membership: &str) -> ApiResult<Object> {
+    let mut content = object([("membership", Value::from(membership))]);
+    if let Some((displayname, avatar_url)) = store.profile(user)? {
+        if let Some(name) = displayname {
+            content.insert("displayname", Value::from(name));
+        }
+        if let Some(url) = avatar_url {
+            content.insert("avatar_url", Value::from(url));
+        }
+    }
+    Ok(content)
+}
+
+/// Changes `target`'s membership in `room_id` (join, invite, leave, kick, ban, unban),
+/// with an optional reason.
+///
+/// # Errors
+///
+/// As [`send`]; `M_NOT_FOUND` when inviting an unknown local user.
+pub(crate) fn set_membership(
+    store: &mut Storage,
+    app: &App,
+    room_id: &str,
+    sender: &str,
+    target: &str,
+    membership: &str,
+    reason: Option<&str>,
+) -> ApiResult<EventId> {
+    let target_id =
+        UserId::parse(target).map_err(|e| ApiError::invalid_param(format!("user_id: {e}")))?;
+    if target_id.server_name() == app.server_name() && !store.account_exists(target)? {
+        return Err(ApiError::not_found(format!("unknown user {target}")));
+    }
+    if target_id.server_name() != app.server_name() {
+        return Err(ApiError::forbidden("this server does not federate"));
+    }
+    let mut content = if membership == "join" || membership == "invite" {
+        member_content(store, target, membership)?
+    } else {
+        object([("membership", Value::from(membership))])
+    };
+    if let Some(reason) = reason {
+        content.insert("reason", Value::from(reason));
+    }
+    send(
+        store,
+        app,
+        room_id,
+        sender,
+        Draft::state("m.room.member", target, content),
+        None,
+    )
+}
+
+/// The rooms `user` is joined to.
+pub(crate) fn joined_rooms(store: &Storage, user: &str) -> ApiResult<BTreeSet<String>> {
+    Ok(store
+        .memberships(user)?
+        .into_iter()
+        .filter(|(_, membership, _)| membership == "join")
+        .map(|(room, _, _)| room)
+        .collect())
+}
+
+/// An object from literal entries.
+pub(crate) fn object<const N: usize>(entries: [(&str, Value); N]) -> Object {
+    entries
+        .into_iter()
+        .map(|(key, value)| (key.to_owned(), value))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use matrix_serverlib::crypto::SigningKey;
+
+    const ALICE: &str = "@alice:test.example";
+    const BOB: &str = "@bob:test.example";
+
+    /// A server with an empty database in a fresh directory (removed by the caller).
+    fn open(version: &RoomVersion) -> (App, Storage, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!(
+            "homeserver-test-v{}-{}",
+            version.id,
+            crate::random_string(8)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let config = Config {
+            bind: ([127, 0, 0, 1], 0).into(),
+            server_name: "test.example".to_owned(),
+            data_dir: dir.clone(),
+        };
+        let key = SigningKey::from_seed("ed25519:test", [7; 32]);
+        let app = App::new(config, key, Storage::open(&dir).unwrap());
+        (app, Storage::open(&dir).unwrap(), dir)
+    }
+
+    fn member(membership: &str) -> Object {
+        object([("membership", Value::from(membership))])
+    }
+
+    /// A public room where Alice is the creator and Bob, joined, has power 50.
+    fn room(app: &App, store: &mut Storage, version: RoomVersion) -> String {
+        let mut users = Object::new();
+        if !version.auth.creators_infinite_power {
+            users.insert(ALICE, Value::from(100));
+        }
+        users.insert(BOB, Value::from(50));
+        let request = CreateRoom {
+            version,
+            preset: Preset::PublicChat,
+            name: None,
+            topic: Some("original".to_owned()),
+            invite: Vec::new(),
+            creation_content: Object::new(),
+            power_level_content_override: object([("users", Value::Object(users))]),
+            initial_state: Vec::new(),
+            is_direct: false,
+            alias: None,
+        };
+        let room_id = create_room(store, app, ALICE, request).unwrap();
+        let join = Draft::state("m.room.member", BOB, member("join"));
+        send(store, app, &room_id, BOB, join, None).unwrap();
+        room_id
+    }
+
+    /// Two forks from one event: Alice bans Bob on one, Bob changes the topic on the
+    /// other. The next event merges them, and state resolution decides: the ban stands
+    /// and, Bob being banned, his topic does not.
+    #[test]
+    fn merging_forks_resolves_state() {
+        for version in [RoomVersion::V2, RoomVersion::V11, RoomVersion::V12] {
+            let (app, mut store, dir) = open(&version);
+            let room_id = room(&app, &mut store, version);
+            let fork_point = store.forward_extremities(&room_id).unwrap();
+            let prev = [load_pdu(&store, &fork_point[0], &version).unwrap()];
+            let state = state_before(&store, &version, &fork_point).unwrap();
+            let ban = Draft::state("m.room.member", BOB, member("ban"));
+            let at = Position {
+                version: &version,
+                room_id: Some(&room_id),
+                prev_events: &prev,
+                state_before: &state,
+            };
+            let ban = build_and_authorize(&store, &app, &at, ALICE, ban).unwrap();
+            let topic = Draft::state(
+                "m.room.topic",
+                "",
+                object([("topic", Value::from("bob's"))]),
+            );
+            let topic = build_and_authorize(&store, &app, &at, BOB, topic).unwrap();
+            for pdu in [&ban, &topic] {
+                let state_after = state_after(state.clone(), pdu);
+                let event = NewEvent {
+                    pdu,
+                    state_after: &state_after,
+                    txn: None,
+                };
+                store.append_event(&event).unwrap();
+            }
+            assert_eq!(store.forward_extremities(&room_id).unwrap().len(), 2);
+
+            let content = object([("body", Value::from("after the fork"))]);
+            let merge = Draft::message("m.room.message", content);
+            let merged = send(&mut store, &app, &room_id, ALICE, merge, None).unwrap();
+            let merged = load_pdu(&store, &merged, &version).unwrap();
+            assert_eq!(merged.prev_events().len(), 2, "room version {}", version.id);
+
+            let current = store.current_state(&room_id).unwrap();
+            let bob = StateKey::new("m.room.member", BOB);
+            assert_eq!(
+                current.get(&bob),
+                Some(ban.event_id()),
+                "room version {}",
+                version.id
+            );
+            let topic_key = StateKey::new("m.room.topic", "");
+            assert_ne!(current.get(&topic_key), Some(topic.event_id()));
+            assert_eq!(
+                store.state_after(merged.event_id().as_str()).unwrap(),
+                current
+            );
+            assert_eq!(store.forward_extremities(&room_id).unwrap().len(), 1);
+            std::fs::remove_dir_all(dir).unwrap();
+        }
+    }
+
+    /// The authorization rules refuse what the power levels forbid, and the refusal
+    /// leaves the room untouched.
+    #[test]
+    fn unauthorised_events_are_refused() {
+        let version = RoomVersion::V12;
+        let (app, mut store, dir) = open(&version);
+        let room_id = room(&app, &mut store, version);
+        let before = store.max_stream().unwrap();
+        let levels = Draft::state("m.room.power_levels", "", Object::new());
+        let refused = send(&mut store, &app, &room_id, BOB, levels, None).unwrap_err();
+        assert!(refused.to_string().contains("M_FORBIDDEN"), "{refused}");
+        let stranger = Draft::message("m.room.message", Object::new());
+        let refused = send(
+            &mut store,
+            &app,
+            &room_id,
+            "@eve:test.example",
+            stranger,
+            None,
+        );
+        assert!(refused.is_err());
+        assert_eq!(store.max_stream().unwrap(), before);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
