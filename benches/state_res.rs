@@ -6,12 +6,8 @@
 // Bench setup: a failed expect is a broken benchmark input.
 #![allow(clippy::expect_used)]
 
-use std::collections::{BTreeMap, HashMap};
-
 use criterion::{Criterion, criterion_group, criterion_main};
-use matrix_serverlib::auth::StateKey;
 use matrix_serverlib::dag;
-use matrix_serverlib::event::Pdu;
 use matrix_serverlib::id::EventId;
 use matrix_serverlib::room_version::RoomVersion;
 use matrix_serverlib::state_res::{self, Resolver};
@@ -30,27 +26,8 @@ fn benches(c: &mut Criterion) {
     ] {
         for version in [RoomVersion::V11, RoomVersion::V12] {
             let room = generate(shape, version);
-            let events: HashMap<EventId, Pdu> = room
-                .events
-                .iter()
-                .map(|pdu| (pdu.event_id().clone(), pdu.clone()))
-                .collect();
-            let sets: Vec<BTreeMap<StateKey, EventId>> = room
-                .state_sets
-                .iter()
-                .map(|set| {
-                    set.iter()
-                        .map(|id| {
-                            let pdu = &events[id];
-                            let key = StateKey::new(
-                                pdu.event_type(),
-                                pdu.state_key().unwrap_or_default(),
-                            );
-                            (key, id.clone())
-                        })
-                        .collect()
-                })
-                .collect();
+            let events = room.event_map();
+            let sets = room.state_maps(&events);
             let difference: Vec<EventId> = dag::auth_difference(&events, &room.state_sets)
                 .expect("auth difference")
                 .into_iter()

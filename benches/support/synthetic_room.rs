@@ -6,8 +6,9 @@
 //! Shared by `benches/state_res.rs`, the side-by-side comparison package under
 //! `benches/ruma-compare/` and `examples/synthetic_room.rs` (through `#[path]`).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use matrix_serverlib::auth::StateKey as AuthStateKey;
 use matrix_serverlib::crypto::SigningKey;
 use matrix_serverlib::event::{EventBuilder, Pdu};
 use matrix_serverlib::id::EventId;
@@ -64,6 +65,38 @@ pub(crate) struct SyntheticRoom {
     pub(crate) events: Vec<Pdu>,
     /// The state sets to resolve: the event IDs of each branch's final state.
     pub(crate) state_sets: Vec<Vec<EventId>>,
+}
+
+impl SyntheticRoom {
+    /// The events by ID, as a caller's store would hold them.
+    pub(crate) fn event_map(&self) -> HashMap<EventId, Pdu> {
+        self.events
+            .iter()
+            .map(|pdu| (pdu.event_id().clone(), pdu.clone()))
+            .collect()
+    }
+
+    /// Each state set as a map from `(type, state_key)` to event ID.
+    pub(crate) fn state_maps(
+        &self,
+        events: &HashMap<EventId, Pdu>,
+    ) -> Vec<BTreeMap<AuthStateKey, EventId>> {
+        self.state_sets
+            .iter()
+            .map(|set| {
+                set.iter()
+                    .filter_map(|id| {
+                        let pdu = events.get(id)?;
+                        let key = AuthStateKey::new(
+                            pdu.event_type(),
+                            pdu.state_key().unwrap_or_default(),
+                        );
+                        Some((key, id.clone()))
+                    })
+                    .collect()
+            })
+            .collect()
+    }
 }
 
 /// A small deterministic generator (xorshift64*).

@@ -187,26 +187,8 @@ struct OurInput {
 }
 
 fn our_input(room: &SyntheticRoom) -> OurInput {
-    let events: HashMap<OurEventId, Pdu> = room
-        .events
-        .iter()
-        .map(|pdu| (pdu.event_id().clone(), pdu.clone()))
-        .collect();
-    let state_sets: Vec<BTreeMap<StateKey, OurEventId>> = room
-        .state_sets
-        .iter()
-        .map(|set| {
-            set.iter()
-                .map(|id| {
-                    let pdu = &events[id];
-                    (
-                        StateKey::new(pdu.event_type(), pdu.state_key().unwrap_or_default()),
-                        id.clone(),
-                    )
-                })
-                .collect()
-        })
-        .collect();
+    let events = room.event_map();
+    let state_sets = room.state_maps(&events);
     let sets: Vec<Vec<OurEventId>> = room.state_sets.clone();
     let auth_difference = dag::auth_difference(&events, &sets)
         .expect("auth difference")
