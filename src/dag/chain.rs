@@ -162,16 +162,6 @@ pub(crate) fn difference_flags<E: Borrow<Pdu>>(
             }
         }
     }
-    let full: Vec<u64> = (0..words)
-        .map(|word| {
-            let bits = sets.len().saturating_sub(word * 64).min(64);
-            if bits == 64 {
-                u64::MAX
-            } else {
-                (1u64 << bits) - 1
-            }
-        })
-        .collect();
     (0..len)
         .map(|node| {
             let mask = &masks[node * words..(node + 1) * words];
