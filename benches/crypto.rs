@@ -14,6 +14,11 @@ use matrix_serverlib::crypto::{
 use matrix_serverlib::json::{Object, Value};
 use matrix_serverlib::room_version::RoomVersion;
 
+#[path = "support/servers.rs"]
+mod servers;
+
+use servers::signing_servers;
+
 const VERSION: RoomVersion = RoomVersion::V11;
 
 fn message(index: usize) -> Object {
@@ -52,18 +57,7 @@ fn message(index: usize) -> Object {
 }
 
 fn signed_messages(count: usize) -> (Vec<Object>, PublicKeys) {
-    let servers: Vec<(String, SigningKey)> = (0..4)
-        .map(|index| {
-            (
-                format!("s{index}.example"),
-                SigningKey::from_seed("ed25519:k", [index as u8 + 1; 32]),
-            )
-        })
-        .collect();
-    let mut keys = PublicKeys::new();
-    for (server, key) in &servers {
-        keys.insert(server.clone(), "ed25519:k", key.public_key());
-    }
+    let (servers, keys) = signing_servers();
     let events = (0..count)
         .map(|index| {
             let mut event = message(index);

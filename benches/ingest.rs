@@ -5,10 +5,15 @@
 #![allow(clippy::expect_used)]
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use matrix_serverlib::crypto::{PublicKeys, SigningKey};
+use matrix_serverlib::crypto::PublicKeys;
 use matrix_serverlib::event::{EventBuilder, receive_batch, receive_pdu};
 use matrix_serverlib::json::{Object, Value};
 use matrix_serverlib::room_version::RoomVersion;
+
+#[path = "support/servers.rs"]
+mod servers;
+
+use servers::signing_servers;
 
 const VERSION: RoomVersion = RoomVersion::V11;
 const EVENTS: usize = 1_000;
@@ -43,18 +48,7 @@ fn content(index: usize) -> (&'static str, Option<String>, Object) {
 }
 
 fn events() -> (Vec<Vec<u8>>, PublicKeys) {
-    let servers: Vec<(String, SigningKey)> = (0..4)
-        .map(|index| {
-            (
-                format!("s{index}.example"),
-                SigningKey::from_seed("ed25519:k", [index as u8 + 1; 32]),
-            )
-        })
-        .collect();
-    let mut keys = PublicKeys::new();
-    for (server, key) in &servers {
-        keys.insert(server.clone(), "ed25519:k", key.public_key());
-    }
+    let (servers, keys) = signing_servers();
     let events = (0..EVENTS)
         .map(|index| {
             let (server, key) = &servers[index % 4];
