@@ -36,10 +36,9 @@ impl<'s> Resolved<'s> {
     /// The event at `(event_type, state_key)`.
     #[must_use]
     pub fn get(&self, event_type: &str, state_key: &str) -> Option<&EventId> {
-        let wanted = (event_type, state_key);
         if let Ok(index) = self
             .unconflicted
-            .binary_search_by(|(key, _)| (key.event_type(), key.state_key()).cmp(&wanted))
+            .binary_search_by(|(key, _)| key.cmp_pair(event_type, state_key))
         {
             return self.unconflicted.get(index).map(|&(_, id)| id);
         }

@@ -96,8 +96,24 @@ pub struct Resolver<'s, E> {
     plan: Plan,
     /// The state the passes start from, by key number.
     state: Vec<u32>,
+    /// Per key number, what is known of it in the unconflicted state.
+    key_status: Vec<KeyStatus>,
     room_id: Option<RoomId>,
     failure: Option<ResolveError>,
+}
+
+/// What is known of a key in the unconflicted state, so that each key is searched
+/// for at most once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeyStatus {
+    /// Not searched for yet.
+    Unknown,
+    /// Conflicted.
+    Conflicted,
+    /// In the unconflicted state.
+    Unconflicted,
+    /// Neither conflicted nor unconflicted: no state set has it.
+    Absent,
 }
 
 /// Where the machine is.
@@ -131,6 +147,7 @@ impl<'s, E: Borrow<Pdu>> Resolver<'s, E> {
             conflicts: Vec::new(),
             plan: Plan::default(),
             state: Vec::new(),
+            key_status: Vec::new(),
             room_id: None,
             failure: None,
         }
@@ -341,12 +358,20 @@ impl<'s, E: Borrow<Pdu>> Resolver<'s, E> {
         }
         let deep = self.version.state_res == StateResAlgorithm::V2;
         let mut wanted: Vec<(u32, &'s EventId)> = Vec::new();
+        self.key_status = vec![KeyStatus::Unknown; self.keys.len()];
         for (key, state_key) in &self.plan.read_keys {
-            if let Some(id) = self
+            let status = match self
                 .separated
                 .unconflicted(state_key.event_type(), state_key.state_key())
             {
-                wanted.push((*key, id));
+                Some(id) => {
+                    wanted.push((*key, id));
+                    KeyStatus::Unconflicted
+                }
+                None => KeyStatus::Absent,
+            };
+            if let Some(slot) = self.key_status.get_mut(*key as usize) {
+                *slot = status;
             }
         }
         if deep && let Some(id) = self.separated.unconflicted(POWER_LEVELS, "") {
@@ -427,13 +452,14 @@ impl<'s, E: Borrow<Pdu>> Resolver<'s, E> {
                 .collect();
             (entries, rejected)
         };
-        // Keys known to be conflicted need no search of the unconflicted state.
-        let mut is_conflicted = vec![false; self.keys.len()];
+        // Keys known to be conflicted, or found (or not) in the unconflicted state while
+        // planning, need no search of it.
+        self.key_status.resize(self.keys.len(), KeyStatus::Unknown);
         for (key, _) in &self.separated.conflicted {
             if let Some(number) = self.keys.get(key.event_type(), key.state_key())
-                && let Some(flag) = is_conflicted.get_mut(number as usize)
+                && let Some(status) = self.key_status.get_mut(number as usize)
             {
-                *flag = true;
+                *status = KeyStatus::Conflicted;
             }
         }
         let mut conflicted = BTreeMap::new();
@@ -445,13 +471,15 @@ impl<'s, E: Borrow<Pdu>> Resolver<'s, E> {
                 continue;
             };
             // Step 5 (v2): the unconflicted state wins.
-            let known_conflicted = is_conflicted.get(key as usize).copied().unwrap_or(false);
-            if known_conflicted
-                || self
+            let decided = match self.key_status.get(key as usize) {
+                Some(KeyStatus::Conflicted | KeyStatus::Absent) => true,
+                Some(KeyStatus::Unconflicted) => false,
+                Some(KeyStatus::Unknown) | None => self
                     .separated
                     .unconflicted(pdu.event_type(), state_key)
-                    .is_none()
-            {
+                    .is_none(),
+            };
+            if decided {
                 conflicted.insert(
                     StateKey::new(pdu.event_type(), state_key),
                     pdu.event_id().clone(),

@@ -22,9 +22,7 @@ impl<'s> Separated<'s> {
     /// The unconflicted event at `(event_type, state_key)`.
     pub(super) fn unconflicted(&self, event_type: &str, state_key: &str) -> Option<&'s EventId> {
         self.unconflicted
-            .binary_search_by(|(key, _)| {
-                (key.event_type(), key.state_key()).cmp(&(event_type, state_key))
-            })
+            .binary_search_by(|(key, _)| key.cmp_pair(event_type, state_key))
             .ok()
             .and_then(|index| self.unconflicted.get(index))
             .map(|&(_, id)| id)

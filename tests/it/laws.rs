@@ -111,3 +111,22 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// A state key orders, compares and matches exactly as its (type, state key) pair.
+    #[test]
+    fn state_keys_order_as_their_pairs(
+        a in ("[a-c.]{0,4}", "[a-c@:]{0,4}"),
+        b in ("[a-c.]{0,4}", "[a-c@:]{0,4}"),
+    ) {
+        use matrix_serverlib::auth::StateKey;
+        let (left, right) = (StateKey::new(&a.0, &a.1), StateKey::new(&b.0, &b.1));
+        prop_assert_eq!(left.cmp(&right), a.cmp(&b));
+        prop_assert_eq!(left == right, a == b);
+        prop_assert_eq!(left.cmp_pair(&b.0, &b.1), a.cmp(&b));
+        prop_assert_eq!(left.is(&b.0, &b.1), a == b);
+        prop_assert_eq!((left.event_type(), left.state_key()), (a.0.as_str(), a.1.as_str()));
+    }
+}
