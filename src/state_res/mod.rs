@@ -34,6 +34,7 @@
 //! ```
 
 mod check;
+mod entries;
 mod error;
 mod resolved;
 mod resolver;

@@ -4,6 +4,7 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::iter::Peekable;
 
+use super::entries::Entries;
 use crate::auth::{Rejection, StateKey};
 use crate::id::EventId;
 
@@ -14,7 +15,7 @@ use crate::id::EventId;
 /// order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Resolved<'s> {
-    unconflicted: Vec<(&'s StateKey, &'s EventId)>,
+    unconflicted: Entries<'s>,
     conflicted: BTreeMap<StateKey, EventId>,
     rejected: BTreeMap<EventId, Rejection>,
 }
@@ -22,7 +23,7 @@ pub struct Resolved<'s> {
 impl<'s> Resolved<'s> {
     /// Assembles an answer; `conflicted` must not share keys with `unconflicted`.
     pub(super) fn new(
-        unconflicted: Vec<(&'s StateKey, &'s EventId)>,
+        unconflicted: Entries<'s>,
         conflicted: BTreeMap<StateKey, EventId>,
         rejected: BTreeMap<EventId, Rejection>,
     ) -> Self {
@@ -36,11 +37,8 @@ impl<'s> Resolved<'s> {
     /// The event at `(event_type, state_key)`.
     #[must_use]
     pub fn get(&self, event_type: &str, state_key: &str) -> Option<&EventId> {
-        if let Ok(index) = self
-            .unconflicted
-            .binary_search_by(|(key, _)| key.cmp_pair(event_type, state_key))
-        {
-            return self.unconflicted.get(index).map(|&(_, id)| id);
+        if let Some(id) = self.unconflicted.get(event_type, state_key) {
+            return Some(id);
         }
         self.conflicted.get(&StateKey::new(event_type, state_key))
     }
@@ -48,11 +46,7 @@ impl<'s> Resolved<'s> {
     /// Every entry of the resolved state, sorted by key.
     pub fn iter(&self) -> impl Iterator<Item = (&StateKey, &EventId)> + '_ {
         Merge {
-            left: self
-                .unconflicted
-                .iter()
-                .map(|&(key, id)| (key, id))
-                .peekable(),
+            left: self.unconflicted.iter().peekable(),
             right: self.conflicted.iter().peekable(),
         }
     }

@@ -318,7 +318,7 @@ impl<'s, E: Borrow<Pdu>> Resolver<'s, E> {
             None => {
                 // The auth difference needs every set's auth chain. The unconflicted
                 // events are in every set: number them once.
-                for &(_, id) in &self.separated.unconflicted {
+                for (_, id) in self.separated.unconflicted.iter() {
                     let node = self.graph.intern(id)?;
                     self.loader.add(node, true);
                     self.in_all_sets.push(node);
@@ -362,7 +362,8 @@ impl<'s, E: Borrow<Pdu>> Resolver<'s, E> {
         for (key, state_key) in &self.plan.read_keys {
             let status = match self
                 .separated
-                .unconflicted(state_key.event_type(), state_key.state_key())
+                .unconflicted
+                .get(state_key.event_type(), state_key.state_key())
             {
                 Some(id) => {
                     wanted.push((*key, id));
@@ -374,7 +375,7 @@ impl<'s, E: Borrow<Pdu>> Resolver<'s, E> {
                 *slot = status;
             }
         }
-        if deep && let Some(id) = self.separated.unconflicted(POWER_LEVELS, "") {
+        if deep && let Some(id) = self.separated.unconflicted.get(POWER_LEVELS, "") {
             wanted.push((self.keys.index(POWER_LEVELS, ""), id));
         }
         self.state = vec![NONE; self.keys.len()];
@@ -476,7 +477,8 @@ impl<'s, E: Borrow<Pdu>> Resolver<'s, E> {
                 Some(KeyStatus::Unconflicted) => false,
                 Some(KeyStatus::Unknown) | None => self
                     .separated
-                    .unconflicted(pdu.event_type(), state_key)
+                    .unconflicted
+                    .get(pdu.event_type(), state_key)
                     .is_none(),
             };
             if decided {

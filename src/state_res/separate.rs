@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::collections::btree_map;
 use std::iter::Peekable;
 
+use super::entries::Entries;
 use crate::auth::StateKey;
 use crate::id::EventId;
 
@@ -13,20 +14,9 @@ use crate::id::EventId;
 #[derive(Debug, Clone, Default)]
 pub(super) struct Separated<'s> {
     /// Keys every set agrees on (see [`separate`]), sorted by key.
-    pub(super) unconflicted: Vec<(&'s StateKey, &'s EventId)>,
+    pub(super) unconflicted: Entries<'s>,
     /// The other keys, sorted, each with its distinct event IDs (sorted).
     pub(super) conflicted: Vec<(&'s StateKey, Vec<&'s EventId>)>,
-}
-
-impl<'s> Separated<'s> {
-    /// The unconflicted event at `(event_type, state_key)`.
-    pub(super) fn unconflicted(&self, event_type: &str, state_key: &str) -> Option<&'s EventId> {
-        self.unconflicted
-            .binary_search_by(|(key, _)| key.cmp_pair(event_type, state_key))
-            .ok()
-            .and_then(|index| self.unconflicted.get(index))
-            .map(|&(_, id)| id)
-    }
 }
 
 /// Splits `sets` by key. A key is unconflicted when the sets that have it agree on its
@@ -63,7 +53,7 @@ pub(super) fn separate<'s>(
         let present = ids.len();
         let agree = ids.iter().all(|&id| id == ids[0]);
         if agree && (present == sets.len() || !absent_conflicts) {
-            separated.unconflicted.push((key, ids[0]));
+            separated.unconflicted.push(key, ids[0]);
         } else {
             let mut distinct = ids.clone();
             distinct.sort_unstable();
@@ -87,7 +77,7 @@ fn separate_two<'s>(
         if absent_conflicts {
             separated.conflicted.push((key, vec![id]));
         } else {
-            separated.unconflicted.push((key, id));
+            separated.unconflicted.push(key, id);
         }
     };
     loop {
@@ -96,7 +86,7 @@ fn separate_two<'s>(
                 match left_key.cmp(right_key) {
                     Ordering::Equal => {
                         if left_id == right_id {
-                            separated.unconflicted.push((left_key, left_id));
+                            separated.unconflicted.push(left_key, left_id);
                         } else {
                             let mut ids = vec![left_id, right_id];
                             ids.sort_unstable();
