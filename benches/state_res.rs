@@ -1,10 +1,13 @@
 //! State resolution of synthetic forked rooms of about 100, 5,000 and 50,000 state
-//! events (about 17, 840 and 4,900 conflicted), computing everything and with the
-//! auth difference supplied (as a server with an auth-chain index would).
+//! events (about 17, 840 and 4,900 conflicted): computing everything, given each state
+//! set's auth chain (as a server caching chains would), and given the auth difference
+//! (as a server with an auth-chain index would).
 //! `benches/ruma-compare/` runs the same rooms through ruma-state-res side by side.
 
 // Bench setup: a failed expect is a broken benchmark input.
 #![allow(clippy::expect_used)]
+
+use std::collections::HashSet;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use matrix_serverlib::dag;
@@ -32,11 +35,30 @@ fn benches(c: &mut Criterion) {
                 .expect("auth difference")
                 .into_iter()
                 .collect();
+            let chains: Vec<HashSet<EventId>> = room
+                .state_sets
+                .iter()
+                .map(|set| {
+                    dag::auth_chain_of_events(&events, set)
+                        .expect("auth chain")
+                        .into_iter()
+                        .collect()
+                })
+                .collect();
             let mut group = c.benchmark_group(format!("state_res_{name}_v{}", version.id));
             group.sample_size(10);
             group.bench_function("resolve", |b| {
                 b.iter(|| {
                     state_res::resolve(&version, &sets, &events)
+                        .expect("resolves")
+                        .len()
+                })
+            });
+            group.bench_function("resolve_with_auth_chains", |b| {
+                b.iter(|| {
+                    Resolver::new(&version, &sets)
+                        .with_auth_chains(&chains)
+                        .run(&events)
                         .expect("resolves")
                         .len()
                 })

@@ -26,6 +26,7 @@
 //! ```
 
 mod chain;
+mod chain_set;
 mod error;
 mod extremities;
 pub(crate) mod graph;
@@ -35,6 +36,7 @@ pub(crate) mod order;
 mod source;
 
 pub use chain::{auth_chain, auth_chain_of_events, auth_difference, conflicted_subgraph};
+pub use chain_set::{AuthChain, chain_difference};
 pub use error::DagError;
 pub use extremities::{forward_extremities, missing_auth_events, missing_prev_events};
 pub use order::{mainline_order, reverse_topological_power_order, topological_order};

@@ -478,3 +478,19 @@ fn a_long_cycle_fails_fast() {
         Err(DagError::Cycle { .. })
     ));
 }
+
+#[test]
+fn chain_difference_is_union_minus_intersection() {
+    use std::collections::{BTreeSet, HashSet};
+    let id = |n: u32| -> EventId { format!("$e{n}:x.org").parse().unwrap() };
+    // Every pattern of membership in three chains, for seven IDs (1..=7 as bit masks).
+    let chains: Vec<HashSet<EventId>> = (0..3)
+        .map(|chain| (1..8).filter(|n| n & (1 << chain) != 0).map(id).collect())
+        .collect();
+    let found: BTreeSet<EventId> = super::chain_difference(&chains).into_iter().collect();
+    let expected: BTreeSet<EventId> = (1..7).map(id).collect();
+    assert_eq!(found, expected);
+    assert_eq!(super::chain_difference(&chains).len(), 6, "each ID once");
+    assert!(super::chain_difference(&chains[..1]).is_empty());
+    assert!(super::chain_difference::<HashSet<EventId>>(&[]).is_empty());
+}

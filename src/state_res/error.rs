@@ -29,4 +29,13 @@ pub enum ResolveError {
         /// The room of the first event provided.
         expected: RoomId,
     },
+    /// [`Resolver::with_auth_chains`](super::Resolver::with_auth_chains) was given a
+    /// number of auth chains other than the number of state sets.
+    #[error("{chains} auth chains for {sets} state sets")]
+    ChainCount {
+        /// The number of auth chains given.
+        chains: usize,
+        /// The number of state sets.
+        sets: usize,
+    },
 }

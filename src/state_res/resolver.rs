@@ -15,7 +15,7 @@ use super::v1::{self, Conflict};
 use super::v2::{self, Plan};
 use crate::auth::{Rejection, StateKey};
 use crate::dag::graph::{Field, Graph, Loader, referrers_first};
-use crate::dag::{EventSource, difference_flags, subgraph_flags};
+use crate::dag::{AuthChain, EventSource, chain_difference, difference_flags, subgraph_flags};
 use crate::event::Pdu;
 use crate::id::{EventId, RoomId};
 use crate::room_version::{RoomVersion, StateResAlgorithm};
@@ -85,6 +85,8 @@ pub struct Resolver<'s, E> {
     stage: Stage,
     separated: Separated<'s>,
     supplied: Option<Vec<EventId>>,
+    /// How the supplied difference was made.
+    supplied_from: Supplied,
     /// v2 without a supplied difference: the unconflicted events (in every set) and
     /// each state set's other events, as nodes.
     in_all_sets: Vec<u32>,
@@ -100,6 +102,16 @@ pub struct Resolver<'s, E> {
     key_status: Vec<KeyStatus>,
     room_id: Option<RoomId>,
     failure: Option<ResolveError>,
+}
+
+/// Where a supplied auth difference came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Supplied {
+    /// The caller's auth difference, taken as it is.
+    Difference,
+    /// The difference of the caller's auth chains, one per state set, which leaves the
+    /// state sets' own events out.
+    Chains(usize),
 }
 
 /// What is known of a key in the unconflicted state, so that each key is searched
@@ -141,6 +153,7 @@ impl<'s, E: Borrow<Pdu>> Resolver<'s, E> {
             stage: Stage::Start,
             separated: Separated::default(),
             supplied: None,
+            supplied_from: Supplied::Difference,
             in_all_sets: Vec::new(),
             set_nodes: Vec::new(),
             conflicted: Vec::new(),
@@ -162,6 +175,43 @@ impl<'s, E: Borrow<Pdu>> Resolver<'s, E> {
     #[must_use]
     pub fn with_auth_difference(mut self, event_ids: impl IntoIterator<Item = EventId>) -> Self {
         self.supplied = Some(event_ids.into_iter().collect());
+        self.supplied_from = Supplied::Difference;
+        self
+    }
+
+    /// Supplies the full auth chain of each state set, in the order of the state sets
+    /// (v2 and v2.1; ignored by v1): what a server that caches auth chains holds, and
+    /// what ruma-state-res takes. The resolver computes the auth difference from them
+    /// ([`dag::chain_difference`](crate::dag::chain_difference)) instead of walking
+    /// every state set's auth chain.
+    ///
+    /// A chain need not hold its state set's own events. As Synapse counts them, each
+    /// state set also reaches its own events, so an event of the unconflicted state is
+    /// never in the difference even when only some chains hold it.
+    ///
+    /// A number of chains other than the number of state sets makes the first poll
+    /// fail with [`ResolveError::ChainCount`].
+    ///
+    /// ```
+    /// use std::collections::{BTreeMap, BTreeSet};
+    /// use matrix_serverlib::event::Pdu;
+    /// use matrix_serverlib::id::EventId;
+    /// use matrix_serverlib::room_version::RoomVersion;
+    /// use matrix_serverlib::state_res::Resolver;
+    ///
+    /// let sets = [BTreeMap::new(), BTreeMap::new()];
+    /// let chains = [BTreeSet::<EventId>::new(), BTreeSet::new()];
+    /// let events: BTreeMap<EventId, Pdu> = BTreeMap::new();
+    /// let resolved = Resolver::new(&RoomVersion::V11, &sets)
+    ///     .with_auth_chains(&chains)
+    ///     .run(&events)?;
+    /// assert!(resolved.is_empty());
+    /// # Ok::<(), matrix_serverlib::state_res::ResolveError>(())
+    /// ```
+    #[must_use]
+    pub fn with_auth_chains<C: AuthChain>(mut self, chains: &[C]) -> Self {
+        self.supplied = Some(chain_difference(chains));
+        self.supplied_from = Supplied::Chains(chains.len());
         self
     }
 
@@ -277,6 +327,16 @@ impl<'s, E: Borrow<Pdu>> Resolver<'s, E> {
     /// nothing conflicts.
     fn start(&mut self) -> Result<Option<Resolved<'s>>, ResolveError> {
         let v1 = self.version.state_res == StateResAlgorithm::V1;
+        if let Supplied::Chains(chains) = self.supplied_from
+            && self.supplied.is_some()
+            && !v1
+            && chains != self.sets.len()
+        {
+            return Err(ResolveError::ChainCount {
+                chains,
+                sets: self.sets.len(),
+            });
+        }
         // v1 (Synapse): a key missing from some sets is not a conflict; v2: it is.
         self.separated = separate(self.sets, !v1);
         if self.separated.conflicted.is_empty() {
@@ -395,7 +455,10 @@ impl<'s, E: Borrow<Pdu>> Resolver<'s, E> {
             Some(difference) => {
                 let mut flags = vec![false; self.graph.len()];
                 for id in difference {
-                    if let Some(node) = self.graph.node(id.as_str()) {
+                    if let Some(node) = self.graph.node(id.as_str())
+                        && !(matches!(self.supplied_from, Supplied::Chains(_))
+                            && self.is_unconflicted_event(node))
+                    {
                         flags[node as usize] = true;
                     }
                 }
@@ -418,6 +481,19 @@ impl<'s, E: Borrow<Pdu>> Resolver<'s, E> {
             .filter(|&(_, &flag)| flag)
             .map(|(node, _)| node as u32)
             .collect())
+    }
+
+    /// True when `node` is the unconflicted state's event at its key: every state set
+    /// holds it.
+    fn is_unconflicted_event(&self, node: u32) -> bool {
+        self.graph.event(node).is_some_and(|pdu| {
+            pdu.state_key().is_some_and(|state_key| {
+                self.separated
+                    .unconflicted
+                    .get(pdu.event_type(), state_key)
+                    .is_some_and(|id| id == pdu.event_id())
+            })
+        })
     }
 
     /// Runs the passes and assembles the answer.

@@ -3,8 +3,10 @@
 //! ruma-state-res 0.18, in one run, after checking that both give the same state.
 //!
 //! ruma needs each state set's auth chain as input; it is computed once, outside the
-//! timed loop (which favours ruma). matrix-serverlib computes everything it needs
-//! inside the loop.
+//! timed loop, and so is the copy each run consumes. matrix-serverlib runs three ways:
+//! computing everything itself; given the very same auth chains (the like-for-like
+//! comparison); and given the auth difference, as a server with an auth-chain index
+//! (Synapse's chain cover) would.
 //!
 //! ```text
 //! cd benches/ruma-compare && cargo bench
@@ -12,10 +14,10 @@
 
 #![allow(clippy::expect_used, clippy::panic, missing_docs)]
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use matrix_serverlib::auth::StateKey;
 use matrix_serverlib::dag;
 use matrix_serverlib::event::Pdu;
@@ -166,12 +168,15 @@ fn ruma_input(room: &SyntheticRoom) -> RumaInput {
     }
 }
 
-fn ruma_resolve(input: &RumaInput) -> StateMap<OwnedEventId> {
+fn ruma_resolve(
+    input: &RumaInput,
+    auth_chains: Vec<EventIdSet<OwnedEventId>>,
+) -> StateMap<OwnedEventId> {
     ruma_state_res::resolve(
         &AuthorizationRules::V11,
         &StateResolutionV2Rules::V2_0,
         input.state_maps.iter(),
-        input.auth_chains.clone(),
+        auth_chains,
         |id: &EventId| input.events.get(id).cloned(),
         |_| None,
     )
@@ -184,9 +189,11 @@ struct OurInput {
     events: HashMap<OurEventId, Pdu>,
     state_sets: Vec<BTreeMap<StateKey, OurEventId>>,
     auth_difference: Vec<OurEventId>,
+    /// The same auth chains ruma is given.
+    auth_chains: Vec<HashSet<OurEventId>>,
 }
 
-fn our_input(room: &SyntheticRoom) -> OurInput {
+fn our_input(room: &SyntheticRoom, ruma: &RumaInput) -> OurInput {
     let events = room.event_map();
     let state_sets = room.state_maps(&events);
     let sets: Vec<Vec<OurEventId>> = room.state_sets.clone();
@@ -194,10 +201,21 @@ fn our_input(room: &SyntheticRoom) -> OurInput {
         .expect("auth difference")
         .into_iter()
         .collect();
+    let auth_chains = ruma
+        .auth_chains
+        .iter()
+        .map(|chain| {
+            chain
+                .iter()
+                .map(|id| id.as_str().parse().expect("event ID"))
+                .collect()
+        })
+        .collect();
     OurInput {
         events,
         state_sets,
         auth_difference,
+        auth_chains,
     }
 }
 
@@ -213,6 +231,16 @@ fn ours(version: &RoomVersion, input: &OurInput) -> usize {
 fn ours_with_difference(version: &RoomVersion, input: &OurInput) -> usize {
     Resolver::new(version, &input.state_sets)
         .with_auth_difference(input.auth_difference.iter().cloned())
+        .run(&input.events)
+        .expect("resolves")
+        .len()
+}
+
+/// Resolution by matrix-serverlib given the same auth chains as ruma: the like-for-like
+/// comparison.
+fn ours_with_chains(version: &RoomVersion, input: &OurInput) -> usize {
+    Resolver::new(version, &input.state_sets)
+        .with_auth_chains(&input.auth_chains)
         .run(&input.events)
         .expect("resolves")
         .len()
@@ -235,8 +263,8 @@ fn benches(c: &mut Criterion) {
         let version = RoomVersion::V11;
         let room = generate(shape, version);
         let input = ruma_input(&room);
-        let mine = our_input(&room);
-        let theirs: BTreeSet<String> = ruma_resolve(&input)
+        let mine = our_input(&room, &input);
+        let theirs: BTreeSet<String> = ruma_resolve(&input, input.auth_chains.clone())
             .into_values()
             .map(|id| id.to_string())
             .collect();
@@ -247,11 +275,32 @@ fn benches(c: &mut Criterion) {
         );
         let mut group = c.benchmark_group(format!("state_res_{name}"));
         group.sample_size(10);
+        let with_chains = Resolver::new(&version, &mine.state_sets)
+            .with_auth_chains(&mine.auth_chains)
+            .run(&mine.events)
+            .expect("resolves");
+        assert_eq!(
+            with_chains
+                .iter()
+                .map(|(_, id)| id.as_str().to_owned())
+                .collect::<BTreeSet<_>>(),
+            theirs,
+            "{name}: the two libraries disagree given the same chains"
+        );
         group.bench_function("matrix_serverlib", |b| b.iter(|| ours(&version, &mine)));
+        group.bench_function("matrix_serverlib_with_auth_chains", |b| {
+            b.iter(|| ours_with_chains(&version, &mine))
+        });
         group.bench_function("matrix_serverlib_with_auth_difference", |b| {
             b.iter(|| ours_with_difference(&version, &mine))
         });
-        group.bench_function("ruma_state_res_0_18", |b| b.iter(|| ruma_resolve(&input)));
+        group.bench_function("ruma_state_res_0_18", |b| {
+            b.iter_batched(
+                || input.auth_chains.clone(),
+                |chains| ruma_resolve(&input, chains),
+                BatchSize::LargeInput,
+            )
+        });
         group.finish();
     }
 }
