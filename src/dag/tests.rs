@@ -487,10 +487,10 @@ fn chain_difference_is_union_minus_intersection() {
     let chains: Vec<HashSet<EventId>> = (0..3)
         .map(|chain| (1..8).filter(|n| n & (1 << chain) != 0).map(id).collect())
         .collect();
-    let found: BTreeSet<EventId> = super::chain_difference(&chains).into_iter().collect();
+    let found: BTreeSet<EventId> = chain_difference(&chains).into_iter().collect();
     let expected: BTreeSet<EventId> = (1..7).map(id).collect();
     assert_eq!(found, expected);
-    assert_eq!(super::chain_difference(&chains).len(), 6, "each ID once");
-    assert!(super::chain_difference(&chains[..1]).is_empty());
-    assert!(super::chain_difference::<HashSet<EventId>>(&[]).is_empty());
+    assert_eq!(chain_difference(&chains).len(), 6, "each ID once");
+    assert!(chain_difference(&chains[..1]).is_empty());
+    assert!(chain_difference::<HashSet<EventId>>(&[]).is_empty());
 }
