@@ -30,11 +30,11 @@ pub trait AuthChain {
 
 impl<S: BuildHasher> AuthChain for HashSet<EventId, S> {
     fn len(&self) -> usize {
-        HashSet::len(self)
+        Self::len(self)
     }
 
     fn contains(&self, event_id: &EventId) -> bool {
-        HashSet::contains(self, event_id)
+        Self::contains(self, event_id)
     }
 
     fn for_each_id(&self, each: &mut dyn FnMut(&EventId)) {
@@ -44,11 +44,11 @@ impl<S: BuildHasher> AuthChain for HashSet<EventId, S> {
 
 impl AuthChain for BTreeSet<EventId> {
     fn len(&self) -> usize {
-        BTreeSet::len(self)
+        Self::len(self)
     }
 
     fn contains(&self, event_id: &EventId) -> bool {
-        BTreeSet::contains(self, event_id)
+        Self::contains(self, event_id)
     }
 
     fn for_each_id(&self, each: &mut dyn FnMut(&EventId)) {
