@@ -3,7 +3,7 @@
 //! A large room's unconflicted state is tens of thousands of entries whose keys sit in
 //! scattered allocations, so a plain binary search over them misses the cache at
 //! nearly every step. Beside the entries this keeps where each event type's run
-//! starts and ends, and the first eight bytes of every state key in one flat vector:
+//! starts and ends, and the first sixteen bytes of every state key in one flat vector:
 //! a search narrows the run on those in-cache numbers and compares whole keys only
 //! among entries sharing the prefix.
 
@@ -15,7 +15,7 @@ use crate::id::EventId;
 pub(super) struct Entries<'s> {
     entries: Vec<(&'s StateKey, &'s EventId)>,
     /// Per entry, [`prefix`] of its state key.
-    prefixes: Vec<u64>,
+    prefixes: Vec<u128>,
     /// Each event type with the range of its entries, in order.
     runs: Vec<(&'s str, usize, usize)>,
 }
@@ -62,14 +62,15 @@ impl<'s> Entries<'s> {
     }
 }
 
-/// The first eight bytes of `state_key` as a big-endian number, zero-padded: ordering
-/// state keys by these never contradicts ordering them by their bytes.
-fn prefix(state_key: &str) -> u64 {
-    let mut bytes = [0u8; 8];
+/// The first sixteen bytes of `state_key` as a big-endian number, zero-padded:
+/// ordering state keys by these never contradicts ordering them by their bytes. Sixteen
+/// bytes tell apart user IDs that share a long prefix (`@user1234…`, bridged users).
+fn prefix(state_key: &str) -> u128 {
+    let mut bytes = [0u8; 16];
     for (slot, &byte) in bytes.iter_mut().zip(state_key.as_bytes()) {
         *slot = byte;
     }
-    u64::from_be_bytes(bytes)
+    u128::from_be_bytes(bytes)
 }
 
 #[cfg(test)]
@@ -86,6 +87,9 @@ mod tests {
             ("m.room.member", "@abcdefgh:y"),
             ("m.room.member", "@abcdefgh\u{0}:y"),
             ("m.room.member", "@abcdefghi:x"),
+            ("m.room.member", "@abcdefghijklmnop:x"),
+            ("m.room.member", "@abcdefghijklmnop:y"),
+            ("m.room.member", "@abcdefghijklmnop"),
             ("m.room.member", "@b:x"),
             ("m.room.name", ""),
             ("m.room.topic", "\u{0}"),
@@ -114,6 +118,8 @@ mod tests {
             ("m.room.member", "@abcdefg"),
             ("m.room.member", "@abcdefgh"),
             ("m.room.member", "@abcdefgh:z"),
+            ("m.room.member", "@abcdefghijklmno"),
+            ("m.room.member", "@abcdefghijklmnop:z"),
             ("m.room.member", "@c:x"),
             ("m.room.topic", ""),
             ("m.room.aaa", ""),

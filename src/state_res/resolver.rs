@@ -6,6 +6,7 @@
 
 use std::borrow::Borrow;
 use std::collections::BTreeMap;
+use std::fmt;
 
 use super::ResolveError;
 use super::check::{Keys, NONE, POWER_LEVELS};
@@ -15,7 +16,7 @@ use super::v1::{self, Conflict};
 use super::v2::{self, Plan};
 use crate::auth::{Rejection, StateKey};
 use crate::dag::graph::{Field, Graph, Loader, referrers_first};
-use crate::dag::{AuthChain, EventSource, chain_difference, difference_flags, subgraph_flags};
+use crate::dag::{AuthChain, EventSource, difference_flags, subgraph_flags};
 use crate::event::Pdu;
 use crate::id::{EventId, RoomId};
 use crate::room_version::{RoomVersion, StateResAlgorithm};
@@ -84,9 +85,7 @@ pub struct Resolver<'s, E> {
     keys: Keys,
     stage: Stage,
     separated: Separated<'s>,
-    supplied: Option<Vec<EventId>>,
-    /// How the supplied difference was made.
-    supplied_from: Supplied,
+    supplied: Supplied<'s>,
     /// v2 without a supplied difference: the unconflicted events (in every set) and
     /// each state set's other events, as nodes.
     in_all_sets: Vec<u32>,
@@ -104,14 +103,27 @@ pub struct Resolver<'s, E> {
     failure: Option<ResolveError>,
 }
 
-/// Where a supplied auth difference came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Supplied {
-    /// The caller's auth difference, taken as it is.
-    Difference,
-    /// The difference of the caller's auth chains, one per state set, which leaves the
-    /// state sets' own events out.
-    Chains(usize),
+/// What the caller supplied towards the auth difference.
+enum Supplied<'s> {
+    /// Nothing: the resolver walks every state set's auth chain.
+    Nothing,
+    /// The auth difference itself.
+    Difference(Vec<EventId>),
+    /// Each state set's full auth chain.
+    Chains(Vec<&'s dyn AuthChain>),
+}
+
+impl fmt::Debug for Supplied<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Nothing => f.write_str("Nothing"),
+            Self::Difference(ids) => f.debug_tuple("Difference").field(ids).finish(),
+            Self::Chains(chains) => f
+                .debug_tuple("Chains")
+                .field(&chains.iter().map(|chain| chain.len()).collect::<Vec<_>>())
+                .finish(),
+        }
+    }
 }
 
 /// What is known of a key in the unconflicted state, so that each key is searched
@@ -152,8 +164,7 @@ impl<'s, E: Borrow<Pdu>> Resolver<'s, E> {
             keys: Keys::default(),
             stage: Stage::Start,
             separated: Separated::default(),
-            supplied: None,
-            supplied_from: Supplied::Difference,
+            supplied: Supplied::Nothing,
             in_all_sets: Vec::new(),
             set_nodes: Vec::new(),
             conflicted: Vec::new(),
@@ -174,16 +185,16 @@ impl<'s, E: Borrow<Pdu>> Resolver<'s, E> {
     /// chains ([`dag::auth_difference`](crate::dag::auth_difference) computes it).
     #[must_use]
     pub fn with_auth_difference(mut self, event_ids: impl IntoIterator<Item = EventId>) -> Self {
-        self.supplied = Some(event_ids.into_iter().collect());
-        self.supplied_from = Supplied::Difference;
+        self.supplied = Supplied::Difference(event_ids.into_iter().collect());
         self
     }
 
     /// Supplies the full auth chain of each state set, in the order of the state sets
     /// (v2 and v2.1; ignored by v1): what a server that caches auth chains holds, and
-    /// what ruma-state-res takes. The resolver computes the auth difference from them
-    /// ([`dag::chain_difference`](crate::dag::chain_difference)) instead of walking
-    /// every state set's auth chain.
+    /// what ruma-state-res takes. The resolver then walks only the auth chains of the
+    /// conflicted events, where every event of the auth difference lies (an event that
+    /// only unconflicted events reach is in every chain), and asks the chains about
+    /// those events alone: the work grows with the conflict, not with the chains.
     ///
     /// A chain need not hold its state set's own events. As Synapse counts them, each
     /// state set also reaches its own events, so an event of the unconflicted state is
@@ -209,9 +220,13 @@ impl<'s, E: Borrow<Pdu>> Resolver<'s, E> {
     /// # Ok::<(), matrix_serverlib::state_res::ResolveError>(())
     /// ```
     #[must_use]
-    pub fn with_auth_chains<C: AuthChain>(mut self, chains: &[C]) -> Self {
-        self.supplied = Some(chain_difference(chains));
-        self.supplied_from = Supplied::Chains(chains.len());
+    pub fn with_auth_chains<C: AuthChain>(mut self, chains: &'s [C]) -> Self {
+        self.supplied = Supplied::Chains(
+            chains
+                .iter()
+                .map(|chain| chain as &'s dyn AuthChain)
+                .collect(),
+        );
         self
     }
 
@@ -327,13 +342,12 @@ impl<'s, E: Borrow<Pdu>> Resolver<'s, E> {
     /// nothing conflicts.
     fn start(&mut self) -> Result<Option<Resolved<'s>>, ResolveError> {
         let v1 = self.version.state_res == StateResAlgorithm::V1;
-        if let Supplied::Chains(chains) = self.supplied_from
-            && self.supplied.is_some()
+        if let Supplied::Chains(chains) = &self.supplied
             && !v1
-            && chains != self.sets.len()
+            && chains.len() != self.sets.len()
         {
             return Err(ResolveError::ChainCount {
-                chains,
+                chains: chains.len(),
                 sets: self.sets.len(),
             });
         }
@@ -369,13 +383,15 @@ impl<'s, E: Borrow<Pdu>> Resolver<'s, E> {
             }
         }
         match &self.supplied {
-            Some(difference) => {
+            Supplied::Difference(difference) => {
                 for id in difference {
                     let node = self.graph.intern(id)?;
                     self.loader.add(node, true);
                 }
             }
-            None => {
+            // The conflicted events' auth chains, loaded already, hold the difference.
+            Supplied::Chains(_) => {}
+            Supplied::Nothing => {
                 // The auth difference needs every set's auth chain. The unconflicted
                 // events are in every set: number them once.
                 for (_, id) in self.separated.unconflicted.iter() {
@@ -452,19 +468,29 @@ impl<'s, E: Borrow<Pdu>> Resolver<'s, E> {
     fn full_conflicted_set(&self) -> Result<Vec<u32>, ResolveError> {
         let order = referrers_first(&self.graph)?;
         let mut flags = match &self.supplied {
-            Some(difference) => {
+            Supplied::Difference(difference) => {
                 let mut flags = vec![false; self.graph.len()];
                 for id in difference {
-                    if let Some(node) = self.graph.node(id.as_str())
-                        && !(matches!(self.supplied_from, Supplied::Chains(_))
-                            && self.is_unconflicted_event(node))
-                    {
+                    if let Some(node) = self.graph.node(id.as_str()) {
                         flags[node as usize] = true;
                     }
                 }
                 flags
             }
-            None => difference_flags(&self.graph, &order, &self.in_all_sets, &self.set_nodes),
+            Supplied::Chains(chains) => {
+                // In some chains but not all, and not reached by every set as its own
+                // unconflicted state.
+                (0..self.graph.len() as u32)
+                    .map(|node| {
+                        let id = self.graph.id(node);
+                        let holding = chains.iter().filter(|chain| chain.contains(id)).count();
+                        holding > 0 && holding < chains.len() && !self.is_unconflicted_event(node)
+                    })
+                    .collect()
+            }
+            Supplied::Nothing => {
+                difference_flags(&self.graph, &order, &self.in_all_sets, &self.set_nodes)
+            }
         };
         for &node in &self.conflicted {
             flags[node as usize] = true;
