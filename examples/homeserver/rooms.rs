@@ -241,7 +241,7 @@ fn build_and_authorize(
         .map_err(|r| ApiError::rejected(&r))?;
     // Rules A and D to M, against the state before the event.
     let state: AuthEvents<'_> = auth_pdus.iter().map(Pdu::as_object).collect();
-    auth::check(pdu.as_object(), &state, version).map_err(|r| ApiError::rejected(&r))?;
+    auth::check_pdu(&pdu, &state).map_err(|r| ApiError::rejected(&r))?;
     Ok(pdu)
 }
 

@@ -1,13 +1,13 @@
 //! Rule E (room versions 1–5): `m.room.aliases` events.
 
 use super::check::Event;
-use super::fields::{server_of, state_key};
+use super::fields::server_of;
 use super::rejection::Rejection;
 
 /// Rule E: the state key must be the sender's server; nothing else is checked.
 pub(super) fn check(event: &Event<'_>) -> Result<(), Rejection> {
     // Rule E.1: reject without a state key (Synapse also rejects an empty one).
-    let state_key = match state_key(event.event) {
+    let state_key = match event.state_key {
         Some(state_key) if !state_key.is_empty() => state_key,
         _ => return Err(Rejection::AliasesMissingStateKey),
     };

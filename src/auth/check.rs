@@ -6,6 +6,7 @@ use super::levels::PowerLevels;
 use super::rejection::Rejection;
 use super::state::{AuthEvents, CREATE, MEMBER, POWER_LEVELS, THIRD_PARTY_INVITE};
 use super::{aliases, create, member, power_levels, redaction, third_party_invite};
+use crate::event::Pdu;
 use crate::json::{Object, Value};
 use crate::room_version::RoomVersion;
 
@@ -59,8 +60,75 @@ pub fn check(
     state: &AuthEvents<'_>,
     version: &RoomVersion,
 ) -> Result<(), Rejection> {
-    let event_type = required(event, "type")?;
-    let sender = required(event, "sender")?;
+    let fields = Fields {
+        event_type: required(event, "type")?,
+        sender: required(event, "sender")?,
+        state_key: state_key(event),
+        content: content(event),
+    };
+    check_fields(event, &fields, state, version)
+}
+
+/// [`check`] for a parsed PDU, under its own room version: the same rules, reading the
+/// fields the PDU parsed once instead of searching its JSON for them.
+///
+/// ```
+/// use matrix_serverlib::auth::{AuthEvents, check_pdu};
+/// use matrix_serverlib::event::Pdu;
+/// use matrix_serverlib::room_version::RoomVersion;
+///
+/// let pdu = |text: &str| Pdu::from_bytes(text.as_bytes(), &RoomVersion::V2);
+/// let create = pdu(r#"{"event_id":"$c:x.org","type":"m.room.create","state_key":"",
+///     "sender":"@a:x.org","room_id":"!r:x.org","content":{"creator":"@a:x.org"},
+///     "prev_events":[],"auth_events":[],"depth":1,"origin_server_ts":1,"hashes":{},
+///     "signatures":{}}"#)?;
+/// let message = pdu(r#"{"event_id":"$m:x.org","type":"m.room.message","sender":"@a:x.org",
+///     "room_id":"!r:x.org","content":{"body":"hi"},"prev_events":[],
+///     "auth_events":[],"depth":2,"origin_server_ts":2,"hashes":{},"signatures":{}}"#)?;
+/// let state: AuthEvents<'_> = [create.as_object()].into_iter().collect();
+/// let rejection = check_pdu(&message, &state).unwrap_err();
+/// assert_eq!(rejection.reason(), "sender_not_joined");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+///
+/// As [`check`].
+pub fn check_pdu(pdu: &Pdu, state: &AuthEvents<'_>) -> Result<(), Rejection> {
+    check_pdu_as(pdu, state, pdu.room_version())
+}
+
+/// [`check_pdu`] under the rules of `version` (state resolution applies the room's).
+pub(crate) fn check_pdu_as(
+    pdu: &Pdu,
+    state: &AuthEvents<'_>,
+    version: &RoomVersion,
+) -> Result<(), Rejection> {
+    let fields = Fields {
+        event_type: pdu.event_type(),
+        sender: pdu.sender().as_str(),
+        state_key: pdu.state_key(),
+        content: pdu.content(),
+    };
+    check_fields(pdu.as_object(), &fields, state, version)
+}
+
+/// The fields every rule reads, found once.
+struct Fields<'a> {
+    event_type: &'a str,
+    sender: &'a str,
+    state_key: Option<&'a str>,
+    content: &'a Object,
+}
+
+/// The rules, given the event's fields.
+fn check_fields(
+    event: &Object,
+    fields: &Fields<'_>,
+    state: &AuthEvents<'_>,
+    version: &RoomVersion,
+) -> Result<(), Rejection> {
+    let (event_type, sender) = (fields.event_type, fields.sender);
     // Every rule that compares servers reads the sender's (Synapse rejects a sender
     // without one).
     if server_of(sender).is_none() {
@@ -75,6 +143,8 @@ pub fn check(
     let event = Event {
         event,
         sender,
+        state_key: fields.state_key,
+        content: fields.content,
         state,
         version,
         create,
@@ -109,7 +179,7 @@ fn check_other(event: &Event<'_>, event_type: &str) -> Result<(), Rejection> {
         return third_party_invite::check_event(event);
     }
     // Rule I: the sender needs the level the event type requires.
-    let state_key = state_key(event.event);
+    let state_key = event.state_key;
     let needed = event
         .levels
         .required_level(event_type, state_key.is_some())?;
@@ -149,6 +219,10 @@ pub(super) struct Event<'a> {
     pub(super) event: &'a Object,
     /// Its `sender`.
     pub(super) sender: &'a str,
+    /// Its `state_key`, for state events.
+    pub(super) state_key: Option<&'a str>,
+    /// Its `content` (empty when absent or not an object).
+    content: &'a Object,
     /// The state it is checked against.
     pub(super) state: &'a AuthEvents<'a>,
     /// The room version.
@@ -162,7 +236,7 @@ pub(super) struct Event<'a> {
 impl Event<'_> {
     /// The event's content.
     pub(super) fn content(&self) -> &Object {
-        content(self.event)
+        self.content
     }
 
     /// Rule D: if the room does not federate, `user` must be on the creator's server.

@@ -1,7 +1,7 @@
 //! Rule F: `m.room.member` events.
 
 use super::check::Event;
-use super::fields::{content, prev_event_ids, server_of, state_key, str_field};
+use super::fields::{content, prev_event_ids, server_of, str_field};
 use super::levels::NamedLevel;
 use super::rejection::Rejection;
 use super::state::JOIN_RULES;
@@ -25,7 +25,9 @@ struct Change<'a> {
 /// Rule F.
 pub(super) fn check(event: &Event<'_>) -> Result<(), Rejection> {
     // Rule F.1: a state key and a membership are required.
-    let target = state_key(event.event).ok_or(Rejection::MemberMalformed { field: "state_key" })?;
+    let target = event
+        .state_key
+        .ok_or(Rejection::MemberMalformed { field: "state_key" })?;
     let membership =
         str_field(event.content(), "membership").ok_or(Rejection::MemberMalformed {
             field: "membership",

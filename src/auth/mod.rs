@@ -43,7 +43,8 @@ mod state;
 mod third_party_invite;
 
 pub use auth_events::{check_auth_events, check_room_create_event};
-pub use check::check;
+pub(crate) use check::check_pdu_as;
+pub use check::{check, check_pdu};
 pub use error::AuthError;
 pub use levels::{
     DEFAULT_NOTIFICATIONS_ROOM, NamedLevel, PowerLevel, PowerLevels, PowerLevelsContent,

@@ -34,7 +34,7 @@ pub(crate) fn auth(request: &Object) -> Result<Object, Failure> {
     let version = fields::room_version(request)?;
     let event = fields::object(request, "event")?;
     // Like Synapse, judge only events that parse as PDUs of the version.
-    Pdu::checked(event.clone(), &version)
+    let pdu = Pdu::checked(event.clone(), &version)
         .map_err(|error| Failure::new(ErrorWord::BadInput, format!("event: {error}")))?;
     let listed = fields::required(request, "auth_events")?
         .as_array()
@@ -54,7 +54,9 @@ pub(crate) fn auth(request: &Object) -> Result<Object, Failure> {
         })?;
         state.insert(entry);
     }
-    let (allowed, reason) = match auth::check(event, &state, &version) {
+    // The parsed PDU's fields, as state resolution and servers judge events; the
+    // object-based `auth::check` must agree, which the vector tests also check.
+    let (allowed, reason) = match auth::check_pdu_as(&pdu, &state, &version) {
         Ok(()) => (true, "allowed".to_owned()),
         Err(rejection) => (false, format!("{}: {rejection}", rejection.reason())),
     };

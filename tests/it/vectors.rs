@@ -120,3 +120,51 @@ fn shared_development_cases_agree() {
     assert!(!files.is_empty());
     assert_all_agree(&files);
 }
+
+/// Judging a parsed PDU (`auth::check_pdu`, what state resolution and servers use)
+/// and judging its JSON (`auth::check`) agree on every committed auth vector.
+#[test]
+fn pdu_and_object_checks_agree_on_every_auth_vector() {
+    use matrix_serverlib::auth::{self, AuthEvents};
+    use matrix_serverlib::event::Pdu;
+    use matrix_serverlib::room_version::RoomVersion;
+
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-vectors/auth");
+    let mut compared = 0;
+    for file in vector_files(&root) {
+        for line in std::fs::read_to_string(&file).unwrap().lines() {
+            let vector = json::parse(line.as_bytes(), &json::ParseOptions::lenient()).unwrap();
+            let case = vector
+                .get("case")
+                .and_then(|case| case.as_object())
+                .unwrap();
+            let version: RoomVersion = case
+                .get("room_version")
+                .and_then(|id| id.as_str())
+                .and_then(|id| RoomVersion::from_id(id).ok())
+                .unwrap();
+            let event = case
+                .get("event")
+                .and_then(|event| event.as_object())
+                .unwrap();
+            let Ok(pdu) = Pdu::from_object(event.clone(), &version) else {
+                continue;
+            };
+            let state: AuthEvents<'_> = case
+                .get("auth_events")
+                .and_then(|listed| listed.as_array())
+                .unwrap()
+                .iter()
+                .filter_map(|entry| entry.as_object())
+                .collect();
+            assert_eq!(
+                auth::check_pdu(&pdu, &state),
+                auth::check(event, &state, &version),
+                "{}",
+                pdu.event_id()
+            );
+            compared += 1;
+        }
+    }
+    assert!(compared > 1000, "only {compared} vectors compared");
+}
