@@ -155,16 +155,14 @@ pub(super) fn sender_power<E: Borrow<Pdu>>(
 
 /// True for the power events of state resolution v2: power levels, join rules, the
 /// create event (Synapse and ruma count it; the spec does not list it) and member
-/// events that kick or ban (`leave` or `ban` with the sender not the target).
-pub(super) fn is_power_event(pdu: &Pdu) -> bool {
+/// events that kick or ban (`leave` or `ban` with the sender not the target), given
+/// the event's `content.membership`, read already.
+pub(super) fn is_power(pdu: &Pdu, membership: Option<&str>) -> bool {
     if is_at(pdu, POWER_LEVELS, "") || is_at(pdu, JOIN_RULES, "") || is_at(pdu, CREATE, "") {
         return true;
     }
     pdu.event_type() == MEMBER
-        && matches!(
-            pdu.content().get("membership").and_then(Value::as_str),
-            Some("leave" | "ban")
-        )
+        && matches!(membership, Some("leave" | "ban"))
         && pdu.state_key() != Some(pdu.sender().as_str())
 }
 
@@ -198,21 +196,22 @@ impl AuthKey<'_> {
 
 /// Calls `key` with each key the authorization rules read for `pdu`: the entries of
 /// [`auth::auth_types`], without allocating (state resolution asks this of every event
-/// it replays). Duplicates may repeat.
+/// it replays). Duplicates may repeat. Returns the `content.membership` of a member
+/// event, which it reads on the way.
 pub(super) fn for_each_auth_key<'a>(
     pdu: &'a Pdu,
     version: &RoomVersion,
     mut key: impl FnMut(AuthKey<'a>),
-) {
+) -> Option<&'a str> {
     let event_type = pdu.event_type();
     if event_type == CREATE {
-        return;
+        return None;
     }
     key(AuthKey::Create);
     key(AuthKey::PowerLevels);
     key(AuthKey::Member(pdu.sender().as_str()));
     if event_type != MEMBER {
-        return;
+        return None;
     }
     let content = pdu.content();
     let membership = content.get("membership").and_then(Value::as_str);
@@ -239,4 +238,5 @@ pub(super) fn for_each_auth_key<'a>(
     {
         key(AuthKey::Member(authoriser));
     }
+    membership
 }

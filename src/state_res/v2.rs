@@ -13,7 +13,7 @@ use std::cmp::Reverse;
 
 use super::check::{
     AuthKey, CREATE, Checker, JOIN_RULES, Keys, MEMBER, NONE, POWER_LEVELS, for_each_auth_key,
-    is_power_event, sender_power,
+    is_power, sender_power,
 };
 use crate::auth::{self, Rejection, StateKey};
 use crate::dag::DagError;
@@ -29,6 +29,8 @@ pub(super) struct Plan {
     pub(super) events: Vec<u32>,
     /// Per node: in the full conflicted set.
     in_set: Vec<bool>,
+    /// Per node of the set: a power event.
+    power: Vec<bool>,
     /// Per node of the set and per event they reference: the number of its `(type,
     /// state_key)`, or [`NONE`].
     event_key: Vec<u32>,
@@ -51,6 +53,7 @@ impl Plan {
         let len = graph.len();
         let mut plan = Self {
             in_set: vec![false; len],
+            power: vec![false; len],
             event_key: vec![NONE; len],
             auth_ranges: vec![(0, 0); len],
             ..Self::default()
@@ -82,7 +85,7 @@ impl Plan {
                 }
             }
             let start = plan.auth_keys.len() as u32;
-            for_each_auth_key(pdu, version, |key| {
+            let membership = for_each_auth_key(pdu, version, |key| {
                 let number = match key {
                     AuthKey::Create => fixed[0],
                     AuthKey::PowerLevels => fixed[1],
@@ -112,6 +115,7 @@ impl Plan {
                 }
             });
             plan.auth_ranges[node as usize] = (start, plan.auth_keys.len() as u32);
+            plan.power[node as usize] = is_power(pdu, membership);
         }
         plan.events = events;
         plan
@@ -194,7 +198,7 @@ fn power_closure<E: Borrow<Pdu>>(graph: &Graph<E>, plan: &Plan) -> (Vec<u32>, Ve
         .events
         .iter()
         .copied()
-        .filter(|&node| graph.event(node).is_some_and(is_power_event))
+        .filter(|&node| plan.power[node as usize])
         .collect();
     while let Some(node) = stack.pop() {
         if std::mem::replace(&mut member[node as usize], true) {
