@@ -10,7 +10,7 @@ use std::borrow::Borrow;
 use super::DagError;
 use super::intern::Interner;
 use crate::event::Pdu;
-use crate::id::EventId;
+use crate::id::{EventId, RoomId};
 
 /// `m.room.create`.
 pub(crate) const CREATE: &str = "m.room.create";
@@ -60,6 +60,9 @@ pub(crate) struct Graph<E> {
     field: Field,
     /// Whether a repeated reference is an error (else it is dropped).
     strict: bool,
+    /// Room version 12: the last room ID seen and the node of the create event it
+    /// names (`None` when it names none), so that the ID is worked out once a room.
+    room_create: Option<(RoomId, Option<u32>)>,
 }
 
 impl<E: Borrow<Pdu>> Graph<E> {
@@ -73,6 +76,7 @@ impl<E: Borrow<Pdu>> Graph<E> {
             pending: Vec::new(),
             field,
             strict,
+            room_create: None,
         }
     }
 
@@ -232,15 +236,28 @@ impl<E: Borrow<Pdu>> Graph<E> {
         if self.field == Field::AuthEvents
             && pdu.room_version().room_id_from_create_event
             && !(pdu.event_type() == CREATE && pdu.state_key() == Some(""))
-            && let Some(create) = pdu.room_id().create_event_id()
-            && create != *own_id
+            && let Some(target) = self.room_create_node(pdu.room_id())?
+            && self.id(target) != own_id
+            && !self.edges[start..].contains(&target)
         {
-            let target = self.intern_owned(create)?;
-            if !self.edges[start..].contains(&target) {
-                self.edges.push(target);
-            }
+            self.edges.push(target);
         }
         Ok(())
+    }
+
+    /// The node of the create event `room_id` names (room version 12), if it names one.
+    fn room_create_node(&mut self, room_id: &RoomId) -> Result<Option<u32>, DagError> {
+        if let Some((room, node)) = &self.room_create
+            && room == room_id
+        {
+            return Ok(*node);
+        }
+        let node = match room_id.create_event_id() {
+            Some(create) => Some(self.intern_owned(create)?),
+            None => None,
+        };
+        self.room_create = Some((room_id.clone(), node));
+        Ok(node)
     }
 
     /// A loaded node that references `node` (the smallest such number), for errors.
