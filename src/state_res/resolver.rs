@@ -140,6 +140,17 @@ enum KeyStatus {
     Absent,
 }
 
+/// Records in `statuses` what is known of key `number`.
+fn set_status(statuses: &mut Vec<KeyStatus>, number: u32, status: KeyStatus) {
+    let index = number as usize;
+    if statuses.len() <= index {
+        statuses.resize(index + 1, KeyStatus::Unknown);
+    }
+    if let Some(slot) = statuses.get_mut(index) {
+        *slot = status;
+    }
+}
+
 /// Where the machine is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Stage {
@@ -366,8 +377,10 @@ impl<'s, E: Borrow<Pdu>> Resolver<'s, E> {
                     self.loader.add(node, false);
                     candidates.push(node);
                 }
+                let number = self.keys.index(key.event_type(), key.state_key());
+                set_status(&mut self.key_status, number, KeyStatus::Conflicted);
                 self.conflicts.push(Conflict {
-                    key: self.keys.index(key.event_type(), key.state_key()),
+                    key: number,
                     event_type: key.event_type(),
                     state_key: key.state_key(),
                     candidates,
@@ -375,7 +388,11 @@ impl<'s, E: Borrow<Pdu>> Resolver<'s, E> {
             }
             return Ok(None);
         }
-        for (_, ids) in &self.separated.conflicted {
+        for index in 0..self.separated.conflicted.len() {
+            let (key, ids) = &self.separated.conflicted[index];
+            // Numbered now, while the key is fresh from the split.
+            let number = self.keys.index(key.event_type(), key.state_key());
+            set_status(&mut self.key_status, number, KeyStatus::Conflicted);
             for &id in ids {
                 let node = self.graph.intern(id)?;
                 self.conflicted.push(node);
@@ -434,8 +451,11 @@ impl<'s, E: Borrow<Pdu>> Resolver<'s, E> {
         }
         let deep = self.version.state_res == StateResAlgorithm::V2;
         let mut wanted: Vec<(u32, &'s EventId)> = Vec::new();
-        self.key_status = vec![KeyStatus::Unknown; self.keys.len()];
+        self.key_status.resize(self.keys.len(), KeyStatus::Unknown);
         for (key, state_key) in &self.plan.read_keys {
+            if self.key_status.get(*key as usize) == Some(&KeyStatus::Conflicted) {
+                continue;
+            }
             let status = match self
                 .separated
                 .unconflicted
@@ -555,16 +575,9 @@ impl<'s, E: Borrow<Pdu>> Resolver<'s, E> {
                 .collect();
             (entries, rejected)
         };
-        // Keys known to be conflicted, or found (or not) in the unconflicted state while
-        // planning, need no search of it.
+        // Keys known to be conflicted (numbered at the split), or found (or not) in the
+        // unconflicted state while planning, need no search of it.
         self.key_status.resize(self.keys.len(), KeyStatus::Unknown);
-        for (key, _) in &self.separated.conflicted {
-            if let Some(number) = self.keys.get(key.event_type(), key.state_key())
-                && let Some(status) = self.key_status.get_mut(number as usize)
-            {
-                *status = KeyStatus::Conflicted;
-            }
-        }
         let mut conflicted = BTreeMap::new();
         for (key, node) in entries {
             let Some(pdu) = self.graph.event(node) else {

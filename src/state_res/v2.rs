@@ -69,9 +69,13 @@ impl Plan {
             let Some(pdu) = graph.event(node) else {
                 continue;
             };
-            let own = pdu
-                .state_key()
-                .map(|state_key| keys.index(pdu.event_type(), state_key));
+            // Numbered already when an earlier event of the set referenced it.
+            let own = match plan.event_key[node as usize] {
+                NONE => pdu
+                    .state_key()
+                    .map(|state_key| keys.index(pdu.event_type(), state_key)),
+                known => Some(known),
+            };
             if let Some(own) = own {
                 plan.event_key[node as usize] = own;
             }
