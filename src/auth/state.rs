@@ -388,36 +388,46 @@ impl<'a> Extend<&'a Object> for AuthEvents<'a> {
     }
 }
 
-/// Member events by user: a short vector while there are few (the usual state for one
-/// check holds one to three), a tree once there are many (a whole room's state).
+/// Member events by user: a few in place while there are few (the usual state for one
+/// check holds one to three, and building it allocates nothing), a tree once there
+/// are many (a whole room's state).
 #[derive(Debug, Clone)]
 enum Members<'a> {
-    Few(Vec<(&'a str, &'a Object)>),
+    Few([Option<(&'a str, &'a Object)>; FEW_MEMBERS]),
     Many(BTreeMap<&'a str, &'a Object>),
 }
 
 impl Default for Members<'_> {
     fn default() -> Self {
-        Self::Few(Vec::new())
+        Self::Few([None; FEW_MEMBERS])
     }
 }
 
 /// Past this many members, [`Members`] switches to a tree.
-const FEW_MEMBERS: usize = 16;
+const FEW_MEMBERS: usize = 4;
 
 impl<'a> Members<'a> {
     fn insert(&mut self, user: &'a str, event: &'a Object) {
         match self {
-            Self::Few(entries) => {
-                if let Some(entry) = entries.iter_mut().find(|(known, _)| *known == user) {
-                    entry.1 = event;
-                } else if entries.len() < FEW_MEMBERS {
-                    entries.push((user, event));
-                } else {
-                    let mut tree: BTreeMap<&'a str, &'a Object> = entries.drain(..).collect();
-                    tree.insert(user, event);
-                    *self = Self::Many(tree);
+            Self::Few(slots) => {
+                // Filled slots come first: the first free one ends the search.
+                for slot in slots.iter_mut() {
+                    match slot {
+                        Some((known, known_event)) if *known == user => {
+                            *known_event = event;
+                            return;
+                        }
+                        Some(_) => {}
+                        None => {
+                            *slot = Some((user, event));
+                            return;
+                        }
+                    }
                 }
+                let mut tree: BTreeMap<&'a str, &'a Object> =
+                    slots.iter().flatten().copied().collect();
+                tree.insert(user, event);
+                *self = Self::Many(tree);
             }
             Self::Many(tree) => {
                 tree.insert(user, event);
@@ -427,24 +437,25 @@ impl<'a> Members<'a> {
 
     fn get(&self, user: &str) -> Option<&'a Object> {
         match self {
-            Self::Few(entries) => entries
+            Self::Few(slots) => slots
                 .iter()
+                .map_while(|slot| *slot)
                 .find(|(known, _)| *known == user)
-                .map(|(_, event)| *event),
+                .map(|(_, event)| event),
             Self::Many(tree) => tree.get(user).copied(),
         }
     }
 
     fn len(&self) -> usize {
         match self {
-            Self::Few(entries) => entries.len(),
+            Self::Few(slots) => slots.iter().map_while(|slot| *slot).count(),
             Self::Many(tree) => tree.len(),
         }
     }
 
     fn iter(&self) -> Box<dyn Iterator<Item = (&'a str, &'a Object)> + '_> {
         match self {
-            Self::Few(entries) => Box::new(entries.iter().copied()),
+            Self::Few(slots) => Box::new(slots.iter().map_while(|slot| *slot)),
             Self::Many(tree) => Box::new(tree.iter().map(|(&user, &event)| (user, event))),
         }
     }

@@ -1555,3 +1555,42 @@ proptest! {
         let _ = auth_types(&event, &room.version);
     }
 }
+
+#[test]
+fn member_entries_replace_and_spill_into_a_tree() {
+    let member = |user: &str, membership: &str| {
+        json::parse(
+            format!(
+                r#"{{"type":"m.room.member","state_key":"{user}","content":{{"membership":"{membership}"}}}}"#
+            )
+            .as_bytes(),
+            &json::ParseOptions::strict(),
+        )
+        .unwrap()
+    };
+    let users: Vec<String> = (0..7).map(|index| format!("@u{index}:x.org")).collect();
+    let joins: Vec<Value> = users.iter().map(|user| member(user, "join")).collect();
+    let leave = member(&users[1], "leave");
+    for count in [1, 3, 4, 5, 7] {
+        let mut state = AuthEvents::new();
+        for event in &joins[..count] {
+            assert!(state.insert(event.as_object().unwrap()));
+        }
+        // A later event at a key replaces the earlier one, in place or in the tree.
+        state.insert(leave.as_object().unwrap());
+        assert_eq!(state.len(), count.max(2), "{count} members");
+        for (index, user) in users.iter().enumerate() {
+            let expected = match index {
+                1 => Some("leave"),
+                _ if index < count => Some("join"),
+                _ => None,
+            };
+            let found = state
+                .get("m.room.member", user)
+                .and_then(|event| event.get("content"))
+                .and_then(|content| content.get("membership"))
+                .and_then(Value::as_str);
+            assert_eq!(found, expected, "{user} of {count}");
+        }
+    }
+}
