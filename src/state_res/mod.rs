@@ -5,8 +5,9 @@
 //!
 //! Three ways in: [`resolve`] over an [`EventSource`](crate::dag::EventSource); the
 //! step machine [`Resolver`], which asks for the events it needs ([`Poll::NeedEvents`])
-//! so callers can fetch them asynchronously; and [`Resolver::with_auth_difference`] for
-//! callers that keep an auth-chain index. The answer, [`Resolved`], is the state plus
+//! so callers can fetch them asynchronously; and, to skip walking every state set's
+//! auth chain, [`Resolver::with_auth_chains`] for callers that cache auth chains and
+//! [`Resolver::with_auth_difference`] for callers that keep an auth-chain index. The answer, [`Resolved`], is the state plus
 //! the events the authorization rules kept out of it, each with its
 //! [`Rejection`](crate::auth::Rejection).
 //!
