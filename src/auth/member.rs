@@ -79,10 +79,7 @@ pub(super) fn check(event: &Event<'_>) -> Result<(), Rejection> {
 /// Rule F.3.1: `prev_events` is exactly the create event and the target is the creator
 /// (v1–10 `content.creator`, v11+ the create event's sender).
 fn is_creator_first_join(event: &Event<'_>, target: &str) -> bool {
-    let prev = prev_event_ids(event.event);
-    let [prev] = prev.as_slice() else {
-        return false;
-    };
+    // The creator first: it rules out nearly every join without reading prev_events.
     let creator = if event.version.auth.creator_in_content {
         str_field(content(event.create), "creator")
     } else {
@@ -91,6 +88,10 @@ fn is_creator_first_join(event: &Event<'_>, target: &str) -> bool {
     if creator != Some(target) {
         return false;
     }
+    let prev = prev_event_ids(event.event);
+    let [prev] = prev.as_slice() else {
+        return false;
+    };
     event
         .state
         .create_event_id(event.version)
