@@ -1,7 +1,7 @@
 //! The laws the fuzz targets check, shared with the corpus replay in `tests/it`: each
 //! function takes arbitrary bytes and panics only when a law is broken.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use matrix_serverlib::auth::{AuthEvents, StateKey, auth_types, check};
 use matrix_serverlib::crypto::{PublicKeys, SigningKey, reference_hash};
@@ -10,7 +10,7 @@ use matrix_serverlib::id::{EventId, KeyId, RoomAliasId, RoomId, ServerName, User
 use matrix_serverlib::json::{self, ParseOptions, Value};
 use matrix_serverlib::redact::redact;
 use matrix_serverlib::room_version::RoomVersion;
-use matrix_serverlib::state_res;
+use matrix_serverlib::{dag, state_res};
 
 /// Canonical JSON: parse → encode → parse is the identity, and encoding is idempotent.
 pub(crate) fn canonical_json(data: &[u8]) {
@@ -224,5 +224,18 @@ pub(crate) fn resolve(data: &[u8]) {
             forward, backward,
             "the order of the state sets changed the answer"
         );
+    }
+    // Given each state set's auth chain, the resolver walks only the conflicted
+    // events' chains, and must reach the same state.
+    let chains: Result<Vec<BTreeSet<EventId>>, _> = sets
+        .iter()
+        .map(|set| dag::auth_chain_of_events(&events, set.values()))
+        .collect();
+    if let (Ok(forward), Ok(chains)) = (&forward, chains) {
+        let given = state_res::Resolver::new(&version, &sets)
+            .with_auth_chains(&chains)
+            .run(&events)
+            .map(|resolved| resolved.to_state_map());
+        assert_eq!(given.as_ref(), Ok(forward), "the auth chains changed the answer");
     }
 }
