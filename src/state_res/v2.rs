@@ -180,14 +180,18 @@ pub(super) fn replay<E: Borrow<Pdu>>(
         .and_then(|key| state.get(key as usize).copied())
         .filter(|&node| node != NONE);
     let mut mainline = Mainline::new(graph, power_levels)?;
-    let ranks = id_ranks(graph, &leftover);
     let mut keyed = Vec::with_capacity(leftover.len());
     for &node in &leftover {
         let position = mainline.position_of(graph, node)?;
         let ts = graph.event(node).map_or(0, Pdu::origin_server_ts);
-        keyed.push(((position, ts, ranks[node as usize]), node));
+        keyed.push(((position, ts), node));
     }
-    keyed.sort_unstable();
+    // Event IDs break ties only: most events differ in position or time, and their
+    // IDs are never read.
+    keyed.sort_unstable_by(|(left, left_node), (right, right_node)| {
+        left.cmp(right)
+            .then_with(|| graph.id(*left_node).cmp(graph.id(*right_node)))
+    });
     let sorted: Vec<u32> = keyed.into_iter().map(|(_, node)| node).collect();
     iterate(&checker, graph, plan, &sorted, state, &mut rejected);
     Ok(rejected)
