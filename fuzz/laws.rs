@@ -236,6 +236,10 @@ pub(crate) fn resolve(data: &[u8]) {
             .with_auth_chains(&chains)
             .run(&events)
             .map(|resolved| resolved.to_state_map());
-        assert_eq!(given.as_ref(), Ok(forward), "the auth chains changed the answer");
+        assert_eq!(
+            given.as_ref(),
+            Ok(forward),
+            "the auth chains changed the answer"
+        );
     }
 }

@@ -28,33 +28,27 @@ pub trait AuthChain {
     fn for_each_id(&self, each: &mut dyn FnMut(&EventId));
 }
 
-impl<S: BuildHasher> AuthChain for HashSet<EventId, S> {
-    fn len(&self) -> usize {
-        Self::len(self)
-    }
+/// Implements [`AuthChain`] over a std set of event IDs, through its own methods.
+macro_rules! std_set_chain {
+    ($($generics:tt)*) => {
+        impl $($generics)* {
+            fn len(&self) -> usize {
+                Self::len(self)
+            }
 
-    fn contains(&self, event_id: &EventId) -> bool {
-        Self::contains(self, event_id)
-    }
+            fn contains(&self, event_id: &EventId) -> bool {
+                Self::contains(self, event_id)
+            }
 
-    fn for_each_id(&self, each: &mut dyn FnMut(&EventId)) {
-        self.iter().for_each(each);
-    }
+            fn for_each_id(&self, each: &mut dyn FnMut(&EventId)) {
+                self.iter().for_each(each);
+            }
+        }
+    };
 }
 
-impl AuthChain for BTreeSet<EventId> {
-    fn len(&self) -> usize {
-        Self::len(self)
-    }
-
-    fn contains(&self, event_id: &EventId) -> bool {
-        Self::contains(self, event_id)
-    }
-
-    fn for_each_id(&self, each: &mut dyn FnMut(&EventId)) {
-        self.iter().for_each(each);
-    }
-}
+std_set_chain!(<S: BuildHasher> AuthChain for HashSet<EventId, S>);
+std_set_chain!(AuthChain for BTreeSet<EventId>);
 
 impl<C: AuthChain + ?Sized> AuthChain for &C {
     fn len(&self) -> usize {
