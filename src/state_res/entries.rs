@@ -21,6 +21,12 @@ pub(super) struct Entries<'s> {
 }
 
 impl<'s> Entries<'s> {
+    /// Makes room for `additional` more entries.
+    pub(super) fn reserve(&mut self, additional: usize) {
+        self.entries.reserve(additional);
+        self.prefixes.reserve(additional);
+    }
+
     /// Appends an entry; its key must sort after every key already in.
     pub(super) fn push(&mut self, key: &'s StateKey, id: &'s EventId) {
         let index = self.entries.len();

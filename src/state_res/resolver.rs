@@ -367,13 +367,15 @@ impl<'s, E: Borrow<Pdu>> Resolver<'s, E> {
         }
         // v1 (Synapse): a key missing from some sets is not a conflict; v2: it is.
         self.separated = separate(self.sets, !v1);
-        if self.separated.conflicted.is_empty() {
+        if self.separated.conflicted_len() == 0 {
             return Ok(Some(self.answer(BTreeMap::new(), Vec::new())));
         }
         if v1 {
             // v1 needs only the conflicted events themselves.
-            for index in 0..self.separated.conflicted.len() {
-                let (key, ids) = &self.separated.conflicted[index];
+            for index in 0..self.separated.conflicted_len() {
+                let Some((key, ids)) = self.separated.conflicted_at(index) else {
+                    continue;
+                };
                 let mut candidates = Vec::with_capacity(ids.len());
                 for &id in ids {
                     let node = self.graph.intern(id)?;
@@ -391,8 +393,10 @@ impl<'s, E: Borrow<Pdu>> Resolver<'s, E> {
             }
             return Ok(None);
         }
-        for index in 0..self.separated.conflicted.len() {
-            let (key, ids) = &self.separated.conflicted[index];
+        for index in 0..self.separated.conflicted_len() {
+            let Some((key, ids)) = self.separated.conflicted_at(index) else {
+                continue;
+            };
             // Numbered now, while the key is fresh from the split.
             let number = self.keys.index(key.event_type(), key.state_key());
             set_status(&mut self.key_status, number, KeyStatus::Conflicted);
@@ -421,8 +425,8 @@ impl<'s, E: Borrow<Pdu>> Resolver<'s, E> {
                 }
                 for set in self.sets {
                     let mut nodes = Vec::new();
-                    for (key, _) in &self.separated.conflicted {
-                        if let Some(id) = set.get(*key) {
+                    for (key, _) in self.separated.conflicted() {
+                        if let Some(id) = set.get(key) {
                             let node = self.graph.intern(id)?;
                             self.loader.add(node, true);
                             nodes.push(node);

@@ -15,8 +15,35 @@ use crate::id::EventId;
 pub(super) struct Separated<'s> {
     /// Keys every set agrees on (see [`separate`]), sorted by key.
     pub(super) unconflicted: Entries<'s>,
-    /// The other keys, sorted, each with its distinct event IDs (sorted).
-    pub(super) conflicted: Vec<(&'s StateKey, Vec<&'s EventId>)>,
+    /// The other keys, sorted, each with where its distinct event IDs (sorted) are in
+    /// `ids`: one vector for all, not one per key.
+    conflicted: Vec<(&'s StateKey, usize, usize)>,
+    ids: Vec<&'s EventId>,
+}
+
+impl<'s> Separated<'s> {
+    /// Number of conflicted keys.
+    pub(super) fn conflicted_len(&self) -> usize {
+        self.conflicted.len()
+    }
+
+    /// The conflicted key at `index` (in key order) and its distinct event IDs, sorted.
+    pub(super) fn conflicted_at(&self, index: usize) -> Option<(&'s StateKey, &[&'s EventId])> {
+        let &(key, start, end) = self.conflicted.get(index)?;
+        Some((key, self.ids.get(start..end)?))
+    }
+
+    /// Each conflicted key with its distinct event IDs, in key order.
+    pub(super) fn conflicted(&self) -> impl Iterator<Item = (&'s StateKey, &[&'s EventId])> + '_ {
+        (0..self.conflicted.len()).filter_map(|index| self.conflicted_at(index))
+    }
+
+    /// Adds a conflicted key with its distinct event IDs, sorted.
+    fn push_conflicted(&mut self, key: &'s StateKey, ids: &[&'s EventId]) {
+        let start = self.ids.len();
+        self.ids.extend_from_slice(ids);
+        self.conflicted.push((key, start, self.ids.len()));
+    }
 }
 
 /// Splits `sets` by key. A key is unconflicted when the sets that have it agree on its
@@ -55,10 +82,9 @@ pub(super) fn separate<'s>(
         if agree && (present == sets.len() || !absent_conflicts) {
             separated.unconflicted.push(key, ids[0]);
         } else {
-            let mut distinct = ids.clone();
-            distinct.sort_unstable();
-            distinct.dedup();
-            separated.conflicted.push((key, distinct));
+            ids.sort_unstable();
+            ids.dedup();
+            separated.push_conflicted(key, &ids);
         }
     }
     separated
@@ -71,11 +97,15 @@ fn separate_two<'s>(
     absent_conflicts: bool,
 ) -> Separated<'s> {
     let mut separated = Separated::default();
+    // Forks share most of their state: about the smaller set's size is unconflicted.
+    separated
+        .unconflicted
+        .reserve(first.len().min(second.len()));
     let mut left = first.iter().peekable();
     let mut right = second.iter().peekable();
     let one_sided = |separated: &mut Separated<'s>, key: &'s StateKey, id: &'s EventId| {
         if absent_conflicts {
-            separated.conflicted.push((key, vec![id]));
+            separated.push_conflicted(key, &[id]);
         } else {
             separated.unconflicted.push(key, id);
         }
@@ -88,9 +118,12 @@ fn separate_two<'s>(
                         if left_id == right_id {
                             separated.unconflicted.push(left_key, left_id);
                         } else {
-                            let mut ids = vec![left_id, right_id];
-                            ids.sort_unstable();
-                            separated.conflicted.push((left_key, ids));
+                            let ids = if left_id < right_id {
+                                [left_id, right_id]
+                            } else {
+                                [right_id, left_id]
+                            };
+                            separated.push_conflicted(left_key, &ids);
                         }
                         left.next();
                         right.next();
