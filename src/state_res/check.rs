@@ -35,23 +35,29 @@ pub(super) struct Keys {
     /// Per event type (there are few), its state keys' numbers: a lookup hashes the
     /// state key alone and copies nothing.
     types: Vec<(Box<str>, StateKeyNumbers)>,
+    /// The type looked up last (runs of one type are the rule: member after member).
+    last: usize,
     count: u32,
 }
 
 impl Keys {
     /// The number of `(event_type, state_key)`, numbering it if new.
     pub(super) fn index(&mut self, event_type: &str, state_key: &str) -> u32 {
-        let position = match self
-            .types
-            .iter()
-            .position(|(known, _)| **known == *event_type)
-        {
-            Some(position) => position,
-            None => {
-                self.types.push((event_type.into(), HashMap::new()));
-                self.types.len() - 1
-            }
+        let position = match self.types.get(self.last) {
+            Some((known, _)) if **known == *event_type => self.last,
+            _ => match self
+                .types
+                .iter()
+                .position(|(known, _)| **known == *event_type)
+            {
+                Some(position) => position,
+                None => {
+                    self.types.push((event_type.into(), HashMap::new()));
+                    self.types.len() - 1
+                }
+            },
         };
+        self.last = position;
         let Some((_, numbers)) = self.types.get_mut(position) else {
             return NONE;
         };
