@@ -14,6 +14,25 @@ use crate::id::EventId;
 /// Marks an empty slot in the open-addressing table.
 const EMPTY: u32 = u32::MAX;
 
+/// An empty slot.
+const FREE: Slot = Slot {
+    node: EMPTY,
+    tag: 0,
+};
+
+/// One slot of the table: a node and the high half of its ID's hash, so that a probe
+/// rejects most other IDs without reading them.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    node: u32,
+    tag: u32,
+}
+
+/// The part of a hash kept in a slot (the low bits pick the slot).
+fn tag(hash: u64) -> u32 {
+    (hash >> 32) as u32
+}
+
 /// The most events one walk can number (node numbers stay below [`EMPTY`]).
 pub(crate) const MAX_NODES: usize = (u32::MAX - 1) as usize;
 
@@ -26,7 +45,7 @@ pub(crate) const MAX_NODES: usize = (u32::MAX - 1) as usize;
 pub(crate) struct Interner {
     ids: Vec<EventId>,
     hashes: Vec<u64>,
-    slots: Vec<u32>,
+    slots: Vec<Slot>,
     hasher: RandomState,
 }
 
@@ -35,7 +54,7 @@ impl Default for Interner {
         Self {
             ids: Vec::new(),
             hashes: Vec::new(),
-            slots: vec![EMPTY; 16],
+            slots: vec![FREE; 16],
             hasher: RandomState::new(),
         }
     }
@@ -81,13 +100,14 @@ impl Interner {
     fn find(&self, id: &str, hash: u64) -> Result<u32, usize> {
         let mask = self.slots.len() - 1;
         let mut slot = (hash as usize) & mask;
+        let wanted = tag(hash);
         loop {
             // Index: `slot` is masked to the table's power-of-two length.
-            let node = self.slots[slot];
+            let Slot { node, tag } = self.slots[slot];
             if node == EMPTY {
                 return Err(slot);
             }
-            if self.hashes[node as usize] == hash && self.ids[node as usize].as_str() == id {
+            if tag == wanted && self.ids[node as usize].as_str() == id {
                 return Ok(node);
             }
             slot = (slot + 1) & mask;
@@ -103,7 +123,10 @@ impl Interner {
         self.ids.push(id);
         self.hashes.push(hash);
         // Index: `find` returned an empty slot of the current table.
-        self.slots[slot] = node;
+        self.slots[slot] = Slot {
+            node,
+            tag: tag(hash),
+        };
         // Keep the load factor at most one half.
         if self.ids.len() * 2 > self.slots.len() {
             self.grow();
@@ -114,13 +137,16 @@ impl Interner {
     fn grow(&mut self) {
         let len = self.slots.len() * 2;
         let mask = len - 1;
-        let mut slots = vec![EMPTY; len];
+        let mut slots = vec![FREE; len];
         for (node, &hash) in self.hashes.iter().enumerate() {
             let mut slot = (hash as usize) & mask;
-            while slots[slot] != EMPTY {
+            while slots[slot].node != EMPTY {
                 slot = (slot + 1) & mask;
             }
-            slots[slot] = node as u32;
+            slots[slot] = Slot {
+                node: node as u32,
+                tag: tag(hash),
+            };
         }
         self.slots = slots;
     }
