@@ -47,6 +47,26 @@ pub(crate) struct Interner {
     hashes: Vec<u64>,
     slots: Vec<Slot>,
     hasher: RandomState,
+    /// Nodes met recently, placed by the last bytes of their IDs: the events every
+    /// event references (create, power levels, join rules) are found by one comparison
+    /// instead of a hash. A wrong guess costs that comparison and nothing else.
+    recent: [u32; RECENT],
+}
+
+/// Entries of [`Interner::recent`] (a power of two).
+const RECENT: usize = 64;
+
+/// Where `id` would sit in [`Interner::recent`].
+fn recent_slot(id: &str) -> usize {
+    let bytes = id.as_bytes();
+    let last = |back: usize| {
+        bytes
+            .len()
+            .checked_sub(back)
+            .and_then(|index| bytes.get(index))
+            .map_or(0, |&byte| usize::from(byte))
+    };
+    (last(1) ^ (last(2) << 3)) & (RECENT - 1)
 }
 
 impl Default for Interner {
@@ -56,6 +76,7 @@ impl Default for Interner {
             hashes: Vec::new(),
             slots: vec![FREE; 16],
             hasher: RandomState::new(),
+            recent: [EMPTY; RECENT],
         }
     }
 }
@@ -80,11 +101,18 @@ impl Interner {
 
     /// The node of `id`, numbering it if new.
     pub(crate) fn intern(&mut self, id: &EventId) -> Result<u32, DagError> {
-        let hash = self.hasher.hash_one(id.as_str());
-        match self.find(id.as_str(), hash) {
-            Ok(node) => Ok(node),
-            Err(slot) => self.insert(id.clone(), hash, slot),
+        let place = recent_slot(id.as_str());
+        let guess = self.recent[place];
+        if guess != EMPTY && self.ids[guess as usize] == *id {
+            return Ok(guess);
         }
+        let hash = self.hasher.hash_one(id.as_str());
+        let node = match self.find(id.as_str(), hash) {
+            Ok(node) => node,
+            Err(slot) => self.insert(id.clone(), hash, slot)?,
+        };
+        self.recent[place] = node;
+        Ok(node)
     }
 
     /// Like [`Interner::intern`], taking ownership of a new ID.
