@@ -506,9 +506,17 @@ impl<'s, E: Borrow<Pdu>> Resolver<'s, E> {
             }
             Supplied::Chains(chains) => {
                 // In some chains but not all, and not reached by every set as its own
-                // unconflicted state.
+                // unconflicted state. The conflicted events are in the set anyway: the
+                // chains are not asked about them.
+                let mut conflicted = vec![false; self.graph.len()];
+                for &node in &self.conflicted {
+                    conflicted[node as usize] = true;
+                }
                 (0..self.graph.len() as u32)
                     .map(|node| {
+                        if conflicted[node as usize] {
+                            return false;
+                        }
                         let id = self.graph.id(node);
                         let holding = chains.iter().filter(|chain| chain.contains(id)).count();
                         holding > 0 && holding < chains.len() && !self.is_unconflicted_event(node)
