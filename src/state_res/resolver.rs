@@ -450,34 +450,39 @@ impl<'s, E: Borrow<Pdu>> Resolver<'s, E> {
         } else {
             self.full_conflicted_set()?
         };
-        self.plan = Plan::new(&self.graph, &self.version, events, &mut self.keys);
         // v2.1 starts from the empty state; v1 and v2 from the unconflicted entries the
-        // rules read (and, for v2's mainline, the power levels).
-        if self.version.state_res == StateResAlgorithm::V2_1 {
+        // rules read (and, for v2's mainline, the power levels), found as planning meets
+        // each key.
+        let from_unconflicted = self.version.state_res != StateResAlgorithm::V2_1;
+        let unconflicted = &self.separated.unconflicted;
+        let statuses = &mut self.key_status;
+        let mut wanted: Vec<(u32, &'s EventId)> = Vec::new();
+        self.plan = Plan::new(
+            &self.graph,
+            &self.version,
+            events,
+            &mut self.keys,
+            |number, event_type, state_key| {
+                if !from_unconflicted
+                    || statuses.get(number as usize) == Some(&KeyStatus::Conflicted)
+                {
+                    return;
+                }
+                let status = match unconflicted.get(event_type, state_key) {
+                    Some(id) => {
+                        wanted.push((number, id));
+                        KeyStatus::Unconflicted
+                    }
+                    None => KeyStatus::Absent,
+                };
+                set_status(statuses, number, status);
+            },
+        );
+        if !from_unconflicted {
             return Ok(());
         }
         let deep = self.version.state_res == StateResAlgorithm::V2;
-        let mut wanted: Vec<(u32, &'s EventId)> = Vec::new();
         self.key_status.resize(self.keys.len(), KeyStatus::Unknown);
-        for (key, state_key) in &self.plan.read_keys {
-            if self.key_status.get(*key as usize) == Some(&KeyStatus::Conflicted) {
-                continue;
-            }
-            let status = match self
-                .separated
-                .unconflicted
-                .get(state_key.event_type(), state_key.state_key())
-            {
-                Some(id) => {
-                    wanted.push((*key, id));
-                    KeyStatus::Unconflicted
-                }
-                None => KeyStatus::Absent,
-            };
-            if let Some(slot) = self.key_status.get_mut(*key as usize) {
-                *slot = status;
-            }
-        }
         if deep && let Some(id) = self.separated.unconflicted.get(POWER_LEVELS, "") {
             wanted.push((self.keys.index(POWER_LEVELS, ""), id));
         }

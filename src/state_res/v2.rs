@@ -15,7 +15,7 @@ use super::check::{
     AuthKey, CREATE, Checker, JOIN_RULES, Keys, MEMBER, NONE, POWER_LEVELS, for_each_auth_key,
     is_power, sender_power,
 };
-use crate::auth::{self, Rejection, StateKey};
+use crate::auth::{self, Rejection};
 use crate::dag::DagError;
 use crate::dag::graph::Graph;
 use crate::dag::order::{Mainline, id_ranks, sort_referenced_first};
@@ -37,18 +37,18 @@ pub(super) struct Plan {
     /// Per node: where its auth keys are in `auth_keys`.
     auth_ranges: Vec<(u32, u32)>,
     auth_keys: Vec<u32>,
-    /// Every key some event's rules read, once each, with its pair.
-    pub(super) read_keys: Vec<(u32, StateKey)>,
 }
 
 impl Plan {
     /// Records the full conflicted set `events` (each loaded) and numbers the keys the
-    /// rules read for each.
+    /// rules read for each, calling `on_read` with each such key's number and pair the
+    /// first time it is met.
     pub(super) fn new<E: Borrow<Pdu>>(
         graph: &Graph<E>,
         version: &RoomVersion,
         events: Vec<u32>,
         keys: &mut Keys,
+        mut on_read: impl FnMut(u32, &str, &str),
     ) -> Self {
         let len = graph.len();
         let mut plan = Self {
@@ -114,8 +114,7 @@ impl Plan {
                 }
                 if !std::mem::replace(&mut read[number as usize], true) {
                     let (event_type, state_key) = key.pair();
-                    plan.read_keys
-                        .push((number, StateKey::new(event_type, state_key)));
+                    on_read(number, event_type, state_key);
                 }
             });
             plan.auth_ranges[node as usize] = (start, plan.auth_keys.len() as u32);
