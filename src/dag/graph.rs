@@ -186,7 +186,7 @@ impl<E: Borrow<Pdu>> Graph<E> {
             return Ok(false);
         }
         let start = self.edges.len();
-        if let Err(error) = self.push_refs(event.borrow()) {
+        if let Err(error) = self.push_refs(node, event.borrow()) {
             self.edges.truncate(start);
             return Err(error);
         }
@@ -203,7 +203,9 @@ impl<E: Borrow<Pdu>> Graph<E> {
         Ok(true)
     }
 
-    fn push_refs(&mut self, pdu: &Pdu) -> Result<(), DagError> {
+    /// Records the references of `pdu`, the event of `node` (so a reference to `node`
+    /// is one to itself: compared as numbers, not strings).
+    fn push_refs(&mut self, node: u32, pdu: &Pdu) -> Result<(), DagError> {
         let start = self.edges.len();
         let own_id = pdu.event_id();
         let refs = match self.field {
@@ -211,13 +213,13 @@ impl<E: Borrow<Pdu>> Graph<E> {
             Field::PrevEvents => pdu.prev_events(),
         };
         for reference in refs {
-            if reference == own_id {
+            let target = self.intern(reference)?;
+            if target == node {
                 return Err(DagError::SelfReference {
                     event_id: own_id.clone(),
                     field: self.field.name(),
                 });
             }
-            let target = self.intern(reference)?;
             if self.edges[start..].contains(&target) {
                 if self.strict {
                     return Err(DagError::DuplicateReference {
@@ -237,7 +239,7 @@ impl<E: Borrow<Pdu>> Graph<E> {
             && pdu.room_version().room_id_from_create_event
             && !(pdu.event_type() == CREATE && pdu.state_key() == Some(""))
             && let Some(target) = self.room_create_node(pdu.room_id())?
-            && self.id(target) != own_id
+            && target != node
             && !self.edges[start..].contains(&target)
         {
             self.edges.push(target);
