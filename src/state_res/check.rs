@@ -35,6 +35,9 @@ pub(super) struct Keys {
     /// Per event type (there are few), its state keys' numbers: a lookup hashes the
     /// state key alone and copies nothing.
     types: Vec<(Box<str>, StateKeyNumbers)>,
+    /// Where each type is in `types`, so that rooms of many types (untrusted input)
+    /// cost a lookup per key, not a scan.
+    positions: HashMap<Box<str>, usize>,
     /// The type looked up last (runs of one type are the rule: member after member).
     last: usize,
     count: u32,
@@ -45,14 +48,12 @@ impl Keys {
     pub(super) fn index(&mut self, event_type: &str, state_key: &str) -> u32 {
         let position = match self.types.get(self.last) {
             Some((known, _)) if **known == *event_type => self.last,
-            _ => match self
-                .types
-                .iter()
-                .position(|(known, _)| **known == *event_type)
-            {
-                Some(position) => position,
+            _ => match self.positions.get(event_type) {
+                Some(&position) => position,
                 None => {
                     self.types.push((event_type.into(), HashMap::new()));
+                    self.positions
+                        .insert(event_type.into(), self.types.len() - 1);
                     self.types.len() - 1
                 }
             },
@@ -72,10 +73,8 @@ impl Keys {
 
     /// The number of `(event_type, state_key)`, if it has one.
     pub(super) fn get(&mut self, event_type: &str, state_key: &str) -> Option<u32> {
-        let (_, numbers) = self
-            .types
-            .iter()
-            .find(|(known, _)| **known == *event_type)?;
+        let &position = self.positions.get(event_type)?;
+        let (_, numbers) = self.types.get(position)?;
         numbers.get(state_key).copied()
     }
 
