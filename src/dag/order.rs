@@ -212,14 +212,11 @@ pub(crate) fn id_ranks<E: Borrow<Pdu>>(graph: &Graph<E>, nodes: &[u32]) -> Vec<u
     ranks
 }
 
-/// The first power-levels event (type `m.room.power_levels`, empty state key) among the
-/// loaded references of `node`, in listed order.
-pub(crate) fn first_power_levels_ref<E: Borrow<Pdu>>(graph: &Graph<E>, node: u32) -> Option<u32> {
-    graph.refs(node).iter().copied().find(|&target| {
-        graph
-            .event(target)
-            .is_some_and(|pdu| pdu.event_type() == POWER_LEVELS && pdu.state_key() == Some(""))
-    })
+/// True when `node` is loaded and is a power-levels event.
+pub(crate) fn is_power_levels<E: Borrow<Pdu>>(graph: &Graph<E>, node: u32) -> bool {
+    graph
+        .event(node)
+        .is_some_and(|pdu| pdu.event_type() == POWER_LEVELS && pdu.state_key() == Some(""))
 }
 
 /// The mainline of a power-levels event and the memo of positions found by walks.
@@ -244,6 +241,16 @@ impl Mainline {
         graph: &Graph<E>,
         power_levels: Option<u32>,
     ) -> Result<Self, DagError> {
+        Self::new_by(graph, power_levels, |node| is_power_levels(graph, node))
+    }
+
+    /// [`Mainline::new`] with `is_power_levels` telling power-levels events apart (a
+    /// caller that has numbered the events' keys answers without reading them).
+    pub(crate) fn new_by<E: Borrow<Pdu>>(
+        graph: &Graph<E>,
+        power_levels: Option<u32>,
+        is_power_levels: impl Fn(u32) -> bool,
+    ) -> Result<Self, DagError> {
         let mut chain = Vec::new();
         let mut on_chain = vec![false; graph.len()];
         let mut next = power_levels;
@@ -256,7 +263,11 @@ impl Mainline {
             }
             on_chain[node as usize] = true;
             chain.push(node);
-            next = first_power_levels_ref(graph, node);
+            next = graph
+                .refs(node)
+                .iter()
+                .copied()
+                .find(|&target| is_power_levels(target));
         }
         let mut position = vec![UNKNOWN; graph.len()];
         for (index, &node) in chain.iter().rev().enumerate() {
@@ -277,6 +288,20 @@ impl Mainline {
         graph: &Graph<E>,
         node: u32,
     ) -> Result<u32, DagError> {
+        self.position_of_by(graph, node, |target| is_power_levels(graph, target))
+    }
+
+    /// [`Mainline::position_of`] with `is_power_levels` as in [`Mainline::new_by`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Mainline::position_of`].
+    pub(crate) fn position_of_by<E: Borrow<Pdu>>(
+        &mut self,
+        graph: &Graph<E>,
+        node: u32,
+        is_power_levels: impl Fn(u32) -> bool,
+    ) -> Result<u32, DagError> {
         if self.position.len() < graph.len() {
             self.position.resize(graph.len(), UNKNOWN);
         }
@@ -295,7 +320,11 @@ impl Mainline {
                 });
             }
             path.push(at);
-            current = first_power_levels_ref(graph, at);
+            current = graph
+                .refs(at)
+                .iter()
+                .copied()
+                .find(|&target| is_power_levels(target));
         };
         for at in path {
             self.position[at as usize] = answer;

@@ -18,7 +18,7 @@ use super::check::{
 use crate::auth::{self, Rejection};
 use crate::dag::DagError;
 use crate::dag::graph::Graph;
-use crate::dag::order::{Mainline, id_ranks, sort_referenced_first};
+use crate::dag::order::{Mainline, id_ranks, is_power_levels, sort_referenced_first};
 use crate::event::Pdu;
 use crate::room_version::RoomVersion;
 
@@ -178,10 +178,16 @@ pub(super) fn replay<E: Borrow<Pdu>>(
         .get(POWER_LEVELS, "")
         .and_then(|key| state.get(key as usize).copied())
         .filter(|&node| node != NONE);
-    let mut mainline = Mainline::new(graph, power_levels)?;
+    // A numbered key says whether an event is a power-levels event without reading it.
+    let power_levels_key = keys.get(POWER_LEVELS, "");
+    let power_levels_event = |node: u32| match plan.event_key.get(node as usize) {
+        Some(&key) if key != NONE => Some(key) == power_levels_key,
+        _ => is_power_levels(graph, node),
+    };
+    let mut mainline = Mainline::new_by(graph, power_levels, power_levels_event)?;
     let mut keyed = Vec::with_capacity(leftover.len());
     for &node in &leftover {
-        let position = mainline.position_of(graph, node)?;
+        let position = mainline.position_of_by(graph, node, power_levels_event)?;
         let ts = graph.event(node).map_or(0, Pdu::origin_server_ts);
         keyed.push(((position, ts), node));
     }
