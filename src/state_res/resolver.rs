@@ -600,14 +600,19 @@ impl<'s, E: Borrow<Pdu>> Resolver<'s, E> {
         self.key_status.resize(self.keys.len(), KeyStatus::Unknown);
         let mut conflicted = BTreeMap::new();
         for (key, node) in entries {
+            // Step 5 (v2): the unconflicted state wins (known without reading the event
+            // for the keys planning looked up).
+            let status = self.key_status.get(key as usize).copied();
+            if status == Some(KeyStatus::Unconflicted) {
+                continue;
+            }
             let Some(pdu) = self.graph.event(node) else {
                 continue;
             };
             let Some(state_key) = pdu.state_key() else {
                 continue;
             };
-            // Step 5 (v2): the unconflicted state wins.
-            let decided = match self.key_status.get(key as usize) {
+            let decided = match status {
                 Some(KeyStatus::Conflicted | KeyStatus::Absent) => true,
                 Some(KeyStatus::Unconflicted) => false,
                 Some(KeyStatus::Unknown) | None => self
