@@ -72,7 +72,7 @@ impl Keys {
     }
 
     /// The number of `(event_type, state_key)`, if it has one.
-    pub(super) fn get(&mut self, event_type: &str, state_key: &str) -> Option<u32> {
+    pub(super) fn get(&self, event_type: &str, state_key: &str) -> Option<u32> {
         let &position = self.positions.get(event_type)?;
         let (_, numbers) = self.types.get(position)?;
         numbers.get(state_key).copied()
@@ -96,9 +96,9 @@ pub(super) struct Checker<'g, E> {
 }
 
 impl<'g, E: Borrow<Pdu>> Checker<'g, E> {
-    /// A checker for events of `graph`. (`_create`, the room's create event, is not
-    /// needed: the state-dependent rules read the create event in the state.)
-    pub(super) fn new(graph: &'g Graph<E>, version: &RoomVersion, _create: Option<u32>) -> Self {
+    /// A checker for events of `graph` (the rules read the create event in the state
+    /// each event is checked against).
+    pub(super) fn new(graph: &'g Graph<E>, version: &RoomVersion) -> Self {
         Self {
             graph,
             version: *version,

@@ -499,41 +499,39 @@ impl<'s, E: Borrow<Pdu>> Resolver<'s, E> {
     /// subgraph, sorted by node number.
     fn full_conflicted_set(&self) -> Result<Vec<u32>, ResolveError> {
         let order = referrers_first(&self.graph)?;
-        let mut flags = match &self.supplied {
+        // The conflicted events first: the supplied chains need not be asked about them.
+        let mut flags = vec![false; self.graph.len()];
+        for &node in &self.conflicted {
+            flags[node as usize] = true;
+        }
+        match &self.supplied {
             Supplied::Difference(difference) => {
-                let mut flags = vec![false; self.graph.len()];
                 for id in difference {
                     if let Some(node) = self.graph.node(id.as_str()) {
                         flags[node as usize] = true;
                     }
                 }
-                flags
             }
             Supplied::Chains(chains) => {
                 // In some chains but not all, and not reached by every set as its own
-                // unconflicted state. The conflicted events are in the set anyway: the
-                // chains are not asked about them.
-                let mut conflicted = vec![false; self.graph.len()];
-                for &node in &self.conflicted {
-                    conflicted[node as usize] = true;
+                // unconflicted state.
+                for (node, flag) in (0..).zip(flags.iter_mut()) {
+                    if *flag {
+                        continue;
+                    }
+                    let id = self.graph.id(node);
+                    let holding = chains.iter().filter(|chain| chain.contains(id)).count();
+                    *flag =
+                        holding > 0 && holding < chains.len() && !self.is_unconflicted_event(node);
                 }
-                (0..self.graph.len() as u32)
-                    .map(|node| {
-                        if conflicted[node as usize] {
-                            return false;
-                        }
-                        let id = self.graph.id(node);
-                        let holding = chains.iter().filter(|chain| chain.contains(id)).count();
-                        holding > 0 && holding < chains.len() && !self.is_unconflicted_event(node)
-                    })
-                    .collect()
             }
             Supplied::Nothing => {
-                difference_flags(&self.graph, &order, &self.in_all_sets, &self.set_nodes)
+                let difference =
+                    difference_flags(&self.graph, &order, &self.in_all_sets, &self.set_nodes);
+                for (flag, in_difference) in flags.iter_mut().zip(difference) {
+                    *flag |= in_difference;
+                }
             }
-        };
-        for &node in &self.conflicted {
-            flags[node as usize] = true;
         }
         if self.version.state_res == StateResAlgorithm::V2_1 {
             let subgraph = subgraph_flags(&self.graph, &order, &self.conflicted);
@@ -577,14 +575,12 @@ impl<'s, E: Borrow<Pdu>> Resolver<'s, E> {
             );
             (outcome.winners, outcome.rejected)
         } else {
-            let create = self.room_create_event();
             let rejected = v2::replay(
                 &self.graph,
                 &self.version,
                 &self.plan,
                 &mut self.state,
-                &mut self.keys,
-                create,
+                &self.keys,
             )?;
             let entries = self
                 .state
@@ -614,8 +610,7 @@ impl<'s, E: Borrow<Pdu>> Resolver<'s, E> {
             };
             let decided = match status {
                 Some(KeyStatus::Conflicted | KeyStatus::Absent) => true,
-                Some(KeyStatus::Unconflicted) => false,
-                Some(KeyStatus::Unknown) | None => self
+                _ => self
                     .separated
                     .unconflicted
                     .get(pdu.event_type(), state_key)
@@ -629,16 +624,6 @@ impl<'s, E: Borrow<Pdu>> Resolver<'s, E> {
             }
         }
         Ok(self.answer(conflicted, rejected))
-    }
-
-    /// Room version 12: the room's create event (which every event references
-    /// implicitly), found from the room ID.
-    fn room_create_event(&self) -> Option<u32> {
-        if !self.version.room_id_from_create_event {
-            return None;
-        }
-        let id = self.room_id.as_ref()?.create_event_id()?;
-        self.graph.node(id.as_str())
     }
 
     fn answer(

@@ -40,7 +40,7 @@ pub(super) fn resolve<E: Borrow<Pdu>>(
     conflicts: &[Conflict<'_>],
     state: &mut Vec<u32>,
 ) -> Outcome {
-    let checker = Checker::new(graph, version, None);
+    let checker = Checker::new(graph, version);
     let mut winners = Vec::with_capacity(conflicts.len());
     let mut rejected = Vec::new();
     let mut run = |is_step: &dyn Fn(&Conflict<'_>) -> bool,

@@ -148,10 +148,9 @@ pub(super) fn replay<E: Borrow<Pdu>>(
     version: &RoomVersion,
     plan: &Plan,
     state: &mut Vec<u32>,
-    keys: &mut Keys,
-    create: Option<u32>,
+    keys: &Keys,
 ) -> Result<Vec<(u32, Rejection)>, DagError> {
-    let checker = Checker::new(graph, version, create);
+    let checker = Checker::new(graph, version);
     let mut rejected = Vec::new();
     // Step 1: the power events, with their auth chains inside the full conflicted set.
     let power = power_closure(graph, plan);
@@ -174,12 +173,11 @@ pub(super) fn replay<E: Borrow<Pdu>>(
         .copied()
         .filter(|&node| !power.1[node as usize])
         .collect();
-    let power_levels = keys
-        .get(POWER_LEVELS, "")
+    let power_levels_key = keys.get(POWER_LEVELS, "");
+    let power_levels = power_levels_key
         .and_then(|key| state.get(key as usize).copied())
         .filter(|&node| node != NONE);
     // A numbered key says whether an event is a power-levels event without reading it.
-    let power_levels_key = keys.get(POWER_LEVELS, "");
     let power_levels_event = |node: u32| match plan.event_key.get(node as usize) {
         Some(&key) if key != NONE => Some(key) == power_levels_key,
         _ => is_power_levels(graph, node),
