@@ -25,6 +25,19 @@ pub(crate) fn user(name: &str) -> String {
     format!("@{name}:example.com")
 }
 
+/// The content of a create event sent by `creator` in room `version` (from room
+/// version 11 on the sender is the creator and the content names none).
+pub(crate) fn create_content(version: &RoomVersion, creator: &str) -> String {
+    if version.auth.creator_in_content {
+        format!(
+            r#"{{"creator":"{creator}","room_version":"{}"}}"#,
+            version.id
+        )
+    } else {
+        format!(r#"{{"room_version":"{}"}}"#, version.id)
+    }
+}
+
 impl TestRoom {
     pub(crate) fn new(version: RoomVersion) -> Self {
         Self {
@@ -47,6 +60,20 @@ impl TestRoom {
     /// The event called `name`.
     pub(crate) fn pdu(&self, name: &str) -> &Pdu {
         &self.events[&self.id(name)]
+    }
+
+    /// Adds the room's create event, called `create`, sent by `creator`.
+    pub(crate) fn add_create(&mut self, creator: &str) -> EventId {
+        let content = create_content(&self.version, creator);
+        self.add(
+            "create",
+            "m.room.create",
+            creator,
+            Some(""),
+            &content,
+            &[],
+            &[],
+        )
     }
 
     /// Adds an event; `content` is JSON text; `auth` and `prev` name earlier events (or

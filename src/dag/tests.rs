@@ -21,15 +21,7 @@ fn set(room: &TestRoom, list: &[&str]) -> BTreeSet<EventId> {
 fn small_room() -> TestRoom {
     let mut room = TestRoom::new(RoomVersion::V2);
     let alice = user("alice");
-    room.add(
-        "create",
-        "m.room.create",
-        &alice,
-        Some(""),
-        r#"{"creator":"@alice:example.com"}"#,
-        &[],
-        &[],
-    );
+    room.add_create(&alice);
     room.add(
         "ima",
         "m.room.member",
@@ -143,15 +135,7 @@ fn conflicted_subgraph_holds_the_paths_between_conflicted_events() {
 fn room_version_12_counts_the_implicit_create_event() {
     let mut room = TestRoom::new(RoomVersion::V12);
     let alice = user("alice");
-    room.add(
-        "create",
-        "m.room.create",
-        &alice,
-        Some(""),
-        r#"{"room_version":"12"}"#,
-        &[],
-        &[],
-    );
+    room.add_create(&alice);
     room.add(
         "ima",
         "m.room.member",

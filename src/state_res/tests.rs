@@ -8,7 +8,7 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::auth::{self, StateKey};
-use crate::dag::test_room::{TestRoom, user};
+use crate::dag::test_room::{TestRoom, create_content, user};
 use crate::dag::{DagError, auth_chain_of_events, auth_difference};
 use crate::event::Pdu;
 use crate::id::EventId;
@@ -33,11 +33,7 @@ impl Sim {
             after: HashMap::new(),
         };
         let alice = user("alice");
-        let create = if version.room_id_from_create_event {
-            r#"{"room_version":"12"}"#.to_owned()
-        } else {
-            format!(r#"{{"creator":"{alice}","room_version":"{}"}}"#, version.id)
-        };
+        let create = create_content(&version, &alice);
         sim.event("create", "m.room.create", "alice", Some(""), &create, &[]);
         sim.event(
             "ima",
@@ -604,15 +600,7 @@ fn a_cycle_in_the_conflicted_events_is_an_error() {
     let version = RoomVersion::V2;
     let mut room = TestRoom::new(version);
     let alice = user("alice");
-    room.add(
-        "create",
-        "m.room.create",
-        &alice,
-        Some(""),
-        r#"{"creator":"@alice:example.com"}"#,
-        &[],
-        &[],
-    );
+    room.add_create(&alice);
     room.add(
         "a",
         "m.room.topic",
