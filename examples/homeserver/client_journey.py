@@ -56,17 +56,23 @@ def build_server(release: bool) -> str:
     return str(target / ("release" if release else "debug") / "examples" / "homeserver")
 
 
+def install_nio(venv_dir: str) -> str:
+    """Creates a virtualenv in `venv_dir` with matrix-nio installed; returns its python."""
+    print(f"creating a virtualenv in {venv_dir} and installing {NIO_REQUIREMENT}", flush=True)
+    venv.create(venv_dir, with_pip=True)
+    python = str(Path(venv_dir) / "bin" / "python")
+    subprocess.run(
+        [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", NIO_REQUIREMENT],
+        check=True,
+    )
+    return python
+
+
 def run_in_venv(server_bin: str, keep_data: bool) -> int:
     """Creates a throwaway virtualenv with matrix-nio and runs this script inside it."""
     venv_dir = tempfile.mkdtemp(prefix="homeserver-journey-venv-")
     try:
-        print(f"creating a virtualenv in {venv_dir} and installing {NIO_REQUIREMENT}", flush=True)
-        venv.create(venv_dir, with_pip=True)
-        python = str(Path(venv_dir) / "bin" / "python")
-        subprocess.run(
-            [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", NIO_REQUIREMENT],
-            check=True,
-        )
+        python = install_nio(venv_dir)
         command = [python, __file__, "--server-bin", server_bin] + (["--keep-data"] if keep_data else [])
         return subprocess.run(command, env={**os.environ, IN_VENV: "1"}).returncode
     finally:

@@ -30,13 +30,12 @@ import signal
 import subprocess
 import sys
 import tempfile
-import venv
 from pathlib import Path
 from urllib.parse import urlsplit
 
 # The journey script only defines things at import time; reuse its build and server
 # helpers rather than copying them.
-from client_journey import NIO_REQUIREMENT, Server, build_server
+from client_journey import Server, build_server, install_nio
 
 IN_VENV = "HOMESERVER_LOAD_IN_VENV"
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
@@ -100,13 +99,7 @@ def run_in_venv(args: argparse.Namespace, server_bin: str | None) -> int:
     """
     venv_dir = tempfile.mkdtemp(prefix="homeserver-load-venv-")
     try:
-        print(f"creating a virtualenv in {venv_dir} and installing {NIO_REQUIREMENT}", flush=True)
-        venv.create(venv_dir, with_pip=True)
-        python = str(Path(venv_dir) / "bin" / "python")
-        subprocess.run(
-            [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", NIO_REQUIREMENT],
-            check=True,
-        )
+        python = install_nio(venv_dir)
         command = [python, __file__, "--messages", str(args.messages), "--clients", str(args.clients),
                    "--time-limit", str(args.time_limit)]
         command += ["--server-url", args.server_url] if args.server_url else ["--server-bin", server_bin]
