@@ -1,7 +1,7 @@
 //! The entry point of the state-dependent rules, and the rules for events of no
 //! special type (D, G, I, J).
 
-use super::fields::{content, server_of, state_key, str_field};
+use super::fields::{content, membership, server_of, state_key, str_field};
 use super::levels::PowerLevels;
 use super::rejection::Rejection;
 use super::state::{AuthEvents, CREATE, MEMBER, POWER_LEVELS, THIRD_PARTY_INVITE};
@@ -64,7 +64,8 @@ pub fn check(
         event_type: required(event, "type")?,
         sender: required(event, "sender")?,
         state_key: state_key(event),
-        content: content(event),
+        content: Content::Object(event),
+        membership: membership(event),
     };
     check_fields(event, &fields, state, version)
 }
@@ -108,7 +109,8 @@ pub(crate) fn check_pdu_as(
         event_type: pdu.event_type(),
         sender: pdu.sender().as_str(),
         state_key: pdu.state_key(),
-        content: pdu.content(),
+        content: Content::Pdu(pdu),
+        membership: pdu.membership(),
     };
     check_fields(pdu.as_object(), &fields, state, version)
 }
@@ -118,7 +120,28 @@ struct Fields<'a> {
     event_type: &'a str,
     sender: &'a str,
     state_key: Option<&'a str>,
-    content: &'a Object,
+    content: Content<'a>,
+    /// `content.membership`, when a string.
+    membership: Option<&'a str>,
+}
+
+/// Where an event's content is, found only by the rules that read it (most events
+/// are judged on their type, sender and state key).
+#[derive(Clone, Copy)]
+enum Content<'a> {
+    /// A parsed PDU's, which knows where its content is.
+    Pdu(&'a Pdu),
+    /// An event object's `content` (empty when absent or not an object).
+    Object(&'a Object),
+}
+
+impl<'a> Content<'a> {
+    fn get(self) -> &'a Object {
+        match self {
+            Self::Pdu(pdu) => pdu.content(),
+            Self::Object(event) => content(event),
+        }
+    }
 }
 
 /// The rules, given the event's fields.
@@ -145,6 +168,7 @@ fn check_fields(
         sender,
         state_key: fields.state_key,
         content: fields.content,
+        membership: fields.membership,
         state,
         version,
         create,
@@ -222,7 +246,9 @@ pub(super) struct Event<'a> {
     /// Its `state_key`, for state events.
     pub(super) state_key: Option<&'a str>,
     /// Its `content` (empty when absent or not an object).
-    content: &'a Object,
+    content: Content<'a>,
+    /// Its `content.membership`, when a string.
+    pub(super) membership: Option<&'a str>,
     /// The state it is checked against.
     pub(super) state: &'a AuthEvents<'a>,
     /// The room version.
@@ -236,7 +262,7 @@ pub(super) struct Event<'a> {
 impl Event<'_> {
     /// The event's content.
     pub(super) fn content(&self) -> &Object {
-        self.content
+        self.content.get()
     }
 
     /// Rule D: if the room does not federate, `user` must be on the creator's server.

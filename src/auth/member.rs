@@ -28,10 +28,9 @@ pub(super) fn check(event: &Event<'_>) -> Result<(), Rejection> {
     let target = event
         .state_key
         .ok_or(Rejection::MemberMalformed { field: "state_key" })?;
-    let membership =
-        str_field(event.content(), "membership").ok_or(Rejection::MemberMalformed {
-            field: "membership",
-        })?;
+    let membership = event.membership.ok_or(Rejection::MemberMalformed {
+        field: "membership",
+    })?;
     // Rule F.2 (v8+), the authorising server's signature on an event carrying
     // `join_authorised_via_users_server`, is checked with the other signatures when
     // the PDU is received (`crypto::required_signers`), not here.

@@ -257,7 +257,7 @@ impl<'a> AuthEvents<'a> {
         else {
             return false;
         };
-        self.insert_at(event_type, state_key, event);
+        self.insert_at(event_type, state_key, event, None);
         true
     }
 
@@ -268,11 +268,20 @@ impl<'a> AuthEvents<'a> {
         let Some(state_key) = pdu.state_key() else {
             return false;
         };
-        self.insert_at(pdu.event_type(), state_key, pdu.as_object());
+        let membership = Some(pdu.membership());
+        self.insert_at(pdu.event_type(), state_key, pdu.as_object(), membership);
         true
     }
 
-    fn insert_at(&mut self, event_type: &'a str, state_key: &'a str, event: &'a Object) {
+    /// Adds `event` at its key; `membership` is its `content.membership` when already
+    /// read (`None`: to be read from the event if asked for).
+    fn insert_at(
+        &mut self,
+        event_type: &'a str,
+        state_key: &'a str,
+        event: &'a Object,
+        membership: Option<Option<&'a str>>,
+    ) {
         match (event_type, state_key) {
             (CREATE, "") => {
                 self.create = Some(event);
@@ -280,7 +289,7 @@ impl<'a> AuthEvents<'a> {
             }
             (POWER_LEVELS, "") => self.power_levels = Some(event),
             (JOIN_RULES, "") => self.join_rules = Some(event),
-            (MEMBER, user) => self.members.insert(user, event),
+            (MEMBER, user) => self.members.insert(user, Member { event, membership }),
             key => {
                 self.others.insert(key, event);
             }
@@ -294,7 +303,7 @@ impl<'a> AuthEvents<'a> {
             (CREATE, "") => self.create,
             (POWER_LEVELS, "") => self.power_levels,
             (JOIN_RULES, "") => self.join_rules,
-            (MEMBER, user) => self.members.get(user),
+            (MEMBER, user) => self.members.get(user).map(|member| member.event),
             key => self.others.get(&key).copied(),
         }
     }
@@ -366,7 +375,10 @@ impl<'a> AuthEvents<'a> {
 
     /// `content.membership` of `user`'s member event.
     pub(super) fn membership_of(&self, user: &str) -> Option<&'a str> {
-        self.get(MEMBER, user).and_then(membership)
+        let member = self.members.get(user)?;
+        member
+            .membership
+            .unwrap_or_else(|| membership(member.event))
     }
 }
 
@@ -388,13 +400,21 @@ impl<'a> Extend<&'a Object> for AuthEvents<'a> {
     }
 }
 
+/// A member event in the state, with its `content.membership` when already read.
+#[derive(Debug, Clone, Copy)]
+struct Member<'a> {
+    event: &'a Object,
+    /// `Some` when read already (from a parsed PDU, which keeps it).
+    membership: Option<Option<&'a str>>,
+}
+
 /// Member events by user: a few in place while there are few (the usual state for one
 /// check holds one to three, and building it allocates nothing), a tree once there
 /// are many (a whole room's state).
 #[derive(Debug, Clone)]
 enum Members<'a> {
-    Few([Option<(&'a str, &'a Object)>; FEW_MEMBERS]),
-    Many(BTreeMap<&'a str, &'a Object>),
+    Few([Option<(&'a str, Member<'a>)>; FEW_MEMBERS]),
+    Many(BTreeMap<&'a str, Member<'a>>),
 }
 
 impl Default for Members<'_> {
@@ -407,41 +427,41 @@ impl Default for Members<'_> {
 const FEW_MEMBERS: usize = 4;
 
 impl<'a> Members<'a> {
-    fn insert(&mut self, user: &'a str, event: &'a Object) {
+    fn insert(&mut self, user: &'a str, member: Member<'a>) {
         match self {
             Self::Few(slots) => {
                 // Filled slots come first: the first free one ends the search.
                 for slot in slots.iter_mut() {
                     match slot {
-                        Some((known, known_event)) if *known == user => {
-                            *known_event = event;
+                        Some((known, known_member)) if *known == user => {
+                            *known_member = member;
                             return;
                         }
                         Some(_) => {}
                         None => {
-                            *slot = Some((user, event));
+                            *slot = Some((user, member));
                             return;
                         }
                     }
                 }
-                let mut tree: BTreeMap<&'a str, &'a Object> =
+                let mut tree: BTreeMap<&'a str, Member<'a>> =
                     slots.iter().flatten().copied().collect();
-                tree.insert(user, event);
+                tree.insert(user, member);
                 *self = Self::Many(tree);
             }
             Self::Many(tree) => {
-                tree.insert(user, event);
+                tree.insert(user, member);
             }
         }
     }
 
-    fn get(&self, user: &str) -> Option<&'a Object> {
+    fn get(&self, user: &str) -> Option<Member<'a>> {
         match self {
             Self::Few(slots) => slots
                 .iter()
                 .map_while(|slot| *slot)
                 .find(|(known, _)| *known == user)
-                .map(|(_, event)| event),
+                .map(|(_, member)| member),
             Self::Many(tree) => tree.get(user).copied(),
         }
     }
@@ -455,8 +475,13 @@ impl<'a> Members<'a> {
 
     fn iter(&self) -> Box<dyn Iterator<Item = (&'a str, &'a Object)> + '_> {
         match self {
-            Self::Few(slots) => Box::new(slots.iter().map_while(|slot| *slot)),
-            Self::Many(tree) => Box::new(tree.iter().map(|(&user, &event)| (user, event))),
+            Self::Few(slots) => Box::new(
+                slots
+                    .iter()
+                    .map_while(|slot| *slot)
+                    .map(|(user, member)| (user, member.event)),
+            ),
+            Self::Many(tree) => Box::new(tree.iter().map(|(&user, member)| (user, member.event))),
         }
     }
 }

@@ -36,6 +36,9 @@ pub struct Pdu {
     exceeds_byte_limits: bool,
     /// Where `content` sits in `object` (read on every authorization check).
     content_index: usize,
+    /// What the authorization rules read of a member event's content, read once
+    /// (they read it of every member event in the state an event is checked against).
+    member_content: MemberContent,
 }
 
 impl Pdu {
@@ -194,6 +197,7 @@ impl Pdu {
             .chain(state_key.as_deref().iter())
             .any(|field| field.len() > MAX_FIELD_LEN);
         let content_index = object_content_index(&object);
+        let member_content = MemberContent::of(&object, content_index);
         Ok(Self {
             event_type: event_type.into(),
             object,
@@ -209,6 +213,7 @@ impl Pdu {
             signed_bytes,
             exceeds_byte_limits,
             content_index,
+            member_content,
         })
     }
 
@@ -255,6 +260,32 @@ impl Pdu {
             .value_at(self.content_index)
             .and_then(Value::as_object)
             .unwrap_or(&EMPTY)
+    }
+
+    /// `content.membership`, when it is a string (member events carry one).
+    #[must_use]
+    pub fn membership(&self) -> Option<&str> {
+        match self.member_content.membership {
+            MembershipField::Absent => None,
+            MembershipField::Join => Some("join"),
+            MembershipField::Leave => Some("leave"),
+            MembershipField::Invite => Some("invite"),
+            MembershipField::Ban => Some("ban"),
+            MembershipField::Knock => Some("knock"),
+            MembershipField::Other => self.content().get("membership").and_then(Value::as_str),
+        }
+    }
+
+    /// True when the content has `third_party_invite` (read without touching the
+    /// content).
+    pub(crate) fn has_third_party_invite(&self) -> bool {
+        self.member_content.third_party_invite
+    }
+
+    /// True when the content has `join_authorised_via_users_server` (read without
+    /// touching the content).
+    pub(crate) fn has_join_authoriser(&self) -> bool {
+        self.member_content.authoriser
     }
 
     /// The IDs of the events this one follows.
@@ -353,8 +384,10 @@ impl Pdu {
         let object = redact(&self.object, &self.version);
         // The redacted form keeps every field the checks read, and what the signatures
         // cover is unchanged, so only the object is replaced.
+        let content_index = object_content_index(&object);
         Self {
-            content_index: object_content_index(&object),
+            content_index,
+            member_content: MemberContent::of(&object, content_index),
             object,
             ..self.clone()
         }
@@ -362,6 +395,55 @@ impl Pdu {
 }
 
 static EMPTY: Object = Object::new();
+
+/// `content.membership` as a PDU keeps it: the values the rules compare against in
+/// place, so that reading one touches nothing but the PDU itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MembershipField {
+    /// Absent, or not a string.
+    Absent,
+    Join,
+    Leave,
+    Invite,
+    Ban,
+    Knock,
+    /// Another string, read from the content when asked for.
+    Other,
+}
+
+/// What the authorization rules read of a member event's content, kept in the PDU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct MemberContent {
+    membership: MembershipField,
+    /// `content.third_party_invite` is present.
+    third_party_invite: bool,
+    /// `content.join_authorised_via_users_server` is present.
+    authoriser: bool,
+}
+
+impl MemberContent {
+    /// Reads the content of `object`, which is at `content_index`.
+    fn of(object: &Object, content_index: usize) -> Self {
+        let content = object
+            .value_at(content_index)
+            .and_then(Value::as_object)
+            .unwrap_or(&EMPTY);
+        let membership = match content.get("membership").and_then(Value::as_str) {
+            None => MembershipField::Absent,
+            Some("join") => MembershipField::Join,
+            Some("leave") => MembershipField::Leave,
+            Some("invite") => MembershipField::Invite,
+            Some("ban") => MembershipField::Ban,
+            Some("knock") => MembershipField::Knock,
+            Some(_) => MembershipField::Other,
+        };
+        Self {
+            membership,
+            third_party_invite: content.contains_key("third_party_invite"),
+            authoriser: content.contains_key("join_authorised_via_users_server"),
+        }
+    }
+}
 
 /// Where `content` sits in a PDU's object; checked PDUs always have it.
 fn object_content_index(object: &Object) -> usize {
@@ -507,6 +589,46 @@ mod tests {
             assert_eq!(parsed, pdu, "room version {}", version.id);
             assert!(parsed.content_hash_ok());
         }
+    }
+
+    #[test]
+    fn membership_is_the_contents_and_survives_redaction() {
+        let pdu = message(&RoomVersion::V11);
+        assert_eq!(pdu.membership(), None);
+        let with = |membership: Value| {
+            reparse(&pdu, |o| {
+                if let Some(Value::Object(content)) = o.get_mut("content") {
+                    content.insert("membership", membership);
+                    content.insert("join_authorised_via_users_server", Value::from("@a:b"));
+                }
+                o.insert("type", Value::from("m.room.member"));
+                o.insert("state_key", Value::from("@alice:example.org"));
+            })
+            .unwrap()
+        };
+        for membership in ["join", "leave", "invite", "ban", "knock", "visit", ""] {
+            let member = with(Value::from(membership));
+            assert_eq!(member.membership(), Some(membership));
+            assert!(member.has_join_authoriser());
+            assert!(!member.has_third_party_invite());
+            // Redaction keeps `membership` (and, from v8, the authorising server).
+            let redacted = member.redacted();
+            assert_eq!(redacted.membership(), Some(membership));
+            assert!(redacted.has_join_authoriser());
+        }
+        assert_eq!(with(Value::from(1)).membership(), None);
+        assert_eq!(with(Value::Null).membership(), None);
+        let redacted_v1 = {
+            let pdu = message(&RoomVersion::V1);
+            reparse(&pdu, |o| {
+                if let Some(Value::Object(content)) = o.get_mut("content") {
+                    content.insert("join_authorised_via_users_server", Value::from("@a:b"));
+                }
+            })
+            .unwrap()
+            .redacted()
+        };
+        assert!(!redacted_v1.has_join_authoriser());
     }
 
     #[test]

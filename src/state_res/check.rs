@@ -218,8 +218,7 @@ pub(super) fn for_each_auth_key<'a>(
     if event_type != MEMBER {
         return None;
     }
-    let content = pdu.content();
-    let membership = content.get("membership").and_then(Value::as_str);
+    let membership = pdu.membership();
     if matches!(membership, Some("join" | "invite" | "knock")) {
         key(AuthKey::JoinRules);
     }
@@ -227,7 +226,9 @@ pub(super) fn for_each_auth_key<'a>(
         key(AuthKey::Member(target));
     }
     if membership == Some("invite")
-        && let Some(token) = content
+        && pdu.has_third_party_invite()
+        && let Some(token) = pdu
+            .content()
             .get("third_party_invite")
             .and_then(|invite| invite.get("signed"))
             .and_then(|signed| signed.get("token"))
@@ -237,7 +238,9 @@ pub(super) fn for_each_auth_key<'a>(
     }
     if version.auth.restricted_join_rule
         && membership == Some("join")
-        && let Some(authoriser) = content
+        && pdu.has_join_authoriser()
+        && let Some(authoriser) = pdu
+            .content()
             .get("join_authorised_via_users_server")
             .and_then(Value::as_str)
     {
