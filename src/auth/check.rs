@@ -271,18 +271,22 @@ impl Event<'_> {
     /// is absent or exactly `true`, so any other value blocks too. Synapse compares the
     /// servers of the create event's sender (not the room ID) and the user.
     pub(super) fn check_federation(&self, user: &str) -> Result<(), Rejection> {
+        // A federating room (the usual case) needs no server compared.
+        if matches!(
+            content(self.create).get("m.federate"),
+            None | Some(Value::Bool(true))
+        ) {
+            return Ok(());
+        }
         let create_sender = str_field(self.create, "sender").unwrap_or_default();
         let create_server = server_of(create_sender);
         if create_server == server_of(user) {
             return Ok(());
         }
-        match content(self.create).get("m.federate") {
-            None | Some(Value::Bool(true)) => Ok(()),
-            Some(_) => Err(Rejection::NotFederated {
-                user: user.to_owned(),
-                create_server: create_server.unwrap_or_default().to_owned(),
-            }),
-        }
+        Err(Rejection::NotFederated {
+            user: user.to_owned(),
+            create_server: create_server.unwrap_or_default().to_owned(),
+        })
     }
 }
 

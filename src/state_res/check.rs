@@ -2,7 +2,8 @@
 //! authorization check of one event against a state, and senders' power levels.
 
 use std::borrow::Borrow;
-use std::collections::HashMap;
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
 
 use crate::auth::{self, AuthEvents, PowerLevel, PowerLevels, Rejection};
 use crate::dag::graph::Graph;
@@ -25,62 +26,143 @@ pub(super) const NONE: u32 = u32::MAX;
 /// An empty object, standing in for a missing create event.
 static EMPTY: Object = Object::new();
 
-/// The numbers of one event type's state keys.
-type StateKeyNumbers = HashMap<Box<str>, u32>;
-
 /// `(type, state_key)` pairs numbered densely, so that states are vectors indexed by
 /// key number.
-#[derive(Debug, Default)]
+///
+/// The pairs sit one after another in a single string, found through an
+/// open-addressing table of key numbers: numbering a key allocates nothing of its own,
+/// and telling keys apart reads one compact buffer rather than scattered strings. The
+/// hasher is keyed per process (std's `RandomState`), so crafted state keys cannot
+/// force collisions.
+#[derive(Debug)]
 pub(super) struct Keys {
-    /// Per event type (there are few), its state keys' numbers: a lookup hashes the
-    /// state key alone and copies nothing.
-    types: Vec<(Box<str>, StateKeyNumbers)>,
-    /// Where each type is in `types`, so that rooms of many types (untrusted input)
-    /// cost a lookup per key, not a scan.
-    positions: HashMap<Box<str>, usize>,
-    /// The type looked up last (runs of one type are the rule: member after member).
-    last: usize,
-    count: u32,
+    /// Every numbered key's type and state key, in order of number.
+    text: String,
+    /// Per key number: where its type and its state key start in `text` (it ends where
+    /// the next key starts).
+    spans: Vec<(usize, usize)>,
+    /// Per key number, its hash (the table grows without hashing again).
+    hashes: Vec<u64>,
+    slots: Vec<KeySlot>,
+    hasher: RandomState,
+}
+
+/// One slot of the [`Keys`] table: a key number and the high half of its hash, so that
+/// a probe rejects most other keys without reading them.
+#[derive(Debug, Clone, Copy)]
+struct KeySlot {
+    number: u32,
+    tag: u32,
+}
+
+/// An empty slot.
+const FREE_SLOT: KeySlot = KeySlot {
+    number: NONE,
+    tag: 0,
+};
+
+impl Default for Keys {
+    fn default() -> Self {
+        Self {
+            text: String::new(),
+            spans: Vec::new(),
+            hashes: Vec::new(),
+            slots: vec![FREE_SLOT; 16],
+            hasher: RandomState::new(),
+        }
+    }
 }
 
 impl Keys {
-    /// The number of `(event_type, state_key)`, numbering it if new.
+    /// The number of `(event_type, state_key)`, numbering it if new ([`NONE`] once
+    /// `u32::MAX - 1` keys are numbered).
     pub(super) fn index(&mut self, event_type: &str, state_key: &str) -> u32 {
-        let position = match self.types.get(self.last) {
-            Some((known, _)) if **known == *event_type => self.last,
-            _ => match self.positions.get(event_type) {
-                Some(&position) => position,
-                None => {
-                    self.types.push((event_type.into(), HashMap::new()));
-                    self.positions
-                        .insert(event_type.into(), self.types.len() - 1);
-                    self.types.len() - 1
-                }
-            },
-        };
-        self.last = position;
-        let Some((_, numbers)) = self.types.get_mut(position) else {
-            return NONE;
-        };
-        if let Some(&number) = numbers.get(state_key) {
-            return number;
+        let hash = self.hasher.hash_one((event_type, state_key));
+        match self.find(event_type, state_key, hash) {
+            Ok(number) => number,
+            Err(slot) => self.insert(event_type, state_key, hash, slot),
         }
-        let number = self.count;
-        self.count += 1;
-        numbers.insert(state_key.into(), number);
-        number
     }
 
     /// The number of `(event_type, state_key)`, if it has one.
     pub(super) fn get(&self, event_type: &str, state_key: &str) -> Option<u32> {
-        let &position = self.positions.get(event_type)?;
-        let (_, numbers) = self.types.get(position)?;
-        numbers.get(state_key).copied()
+        let hash = self.hasher.hash_one((event_type, state_key));
+        self.find(event_type, state_key, hash).ok()
+    }
+
+    /// The `(type, state_key)` pair numbered `number`.
+    pub(super) fn pair(&self, number: u32) -> Option<(&str, &str)> {
+        let index = number as usize;
+        let &(start, split) = self.spans.get(index)?;
+        let end = self
+            .spans
+            .get(index + 1)
+            .map_or(self.text.len(), |&(next, _)| next);
+        Some((self.text.get(start..split)?, self.text.get(split..end)?))
     }
 
     /// How many keys are numbered.
     pub(super) fn len(&self) -> usize {
-        self.count as usize
+        self.spans.len()
+    }
+
+    /// `Ok(number)` when numbered, else `Err(empty slot)` where it would go.
+    fn find(&self, event_type: &str, state_key: &str, hash: u64) -> Result<u32, usize> {
+        let mask = self.slots.len() - 1;
+        let mut slot = (hash as usize) & mask;
+        let wanted = (hash >> 32) as u32;
+        loop {
+            // Index: `slot` is masked to the table's power-of-two length.
+            let KeySlot { number, tag } = self.slots[slot];
+            if number == NONE {
+                return Err(slot);
+            }
+            if tag == wanted && self.pair(number) == Some((event_type, state_key)) {
+                return Ok(number);
+            }
+            slot = (slot + 1) & mask;
+        }
+    }
+
+    fn insert(&mut self, event_type: &str, state_key: &str, hash: u64, slot: usize) -> u32 {
+        let Ok(number) = u32::try_from(self.spans.len()) else {
+            return NONE;
+        };
+        if number == NONE {
+            return NONE;
+        }
+        let start = self.text.len();
+        self.text.push_str(event_type);
+        self.spans.push((start, self.text.len()));
+        self.text.push_str(state_key);
+        self.hashes.push(hash);
+        // Index: `find` returned an empty slot of the current table.
+        self.slots[slot] = KeySlot {
+            number,
+            tag: (hash >> 32) as u32,
+        };
+        // Keep the load factor at most one half.
+        if self.spans.len() * 2 > self.slots.len() {
+            self.grow();
+        }
+        number
+    }
+
+    fn grow(&mut self) {
+        let len = self.slots.len() * 2;
+        let mask = len - 1;
+        let mut slots = vec![FREE_SLOT; len];
+        for (number, &hash) in (0..).zip(&self.hashes) {
+            let mut slot = (hash as usize) & mask;
+            while slots[slot].number != NONE {
+                slot = (slot + 1) & mask;
+            }
+            slots[slot] = KeySlot {
+                number,
+                tag: (hash >> 32) as u32,
+            };
+        }
+        self.slots = slots;
     }
 }
 
@@ -247,4 +329,39 @@ pub(super) fn for_each_auth_key<'a>(
         key(AuthKey::Member(authoriser));
     }
     membership
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_numbered_once_in_order_and_read_back() {
+        let mut keys = Keys::default();
+        // Pairs whose concatenations coincide must stay apart.
+        let pairs: Vec<(String, String)> = (0..2_000)
+            .map(|i| (format!("t{}", i % 7), format!("{i}")))
+            .chain([
+                ("ab".to_owned(), "c".to_owned()),
+                ("a".to_owned(), "bc".to_owned()),
+                ("abc".to_owned(), String::new()),
+                (String::new(), "abc".to_owned()),
+            ])
+            .collect();
+        for (number, (event_type, state_key)) in (0..).zip(&pairs) {
+            assert_eq!(keys.get(event_type, state_key), None);
+            assert_eq!(keys.index(event_type, state_key), number);
+        }
+        assert_eq!(keys.len(), pairs.len());
+        for (number, (event_type, state_key)) in (0..).zip(&pairs) {
+            assert_eq!(keys.index(event_type, state_key), number);
+            assert_eq!(keys.get(event_type, state_key), Some(number));
+            assert_eq!(
+                keys.pair(number),
+                Some((event_type.as_str(), state_key.as_str()))
+            );
+        }
+        assert_eq!(keys.pair(pairs.len() as u32), None);
+        assert_eq!(keys.get("t0", "x"), None);
+    }
 }
