@@ -97,6 +97,8 @@ pub struct Resolver<'s, E> {
     conflicted: Vec<u32>,
     /// v1: the conflicted keys and their candidates.
     conflicts: Vec<Conflict<'s>>,
+    /// What the rules read of each event (noted as events arrive, in v2 and v2.1 given
+    /// the chains or the difference), then the full conflicted set.
     plan: Plan,
     /// The state the passes start from, by key number.
     state: Vec<u32>,
@@ -310,9 +312,24 @@ impl<'s, E: Borrow<Pdu>> Resolver<'s, E> {
             }
             Some(_) => {}
         }
-        if let Err(error) = self.graph.provide_at(node, event, rejected) {
-            self.failure = Some(error.into());
+        match self.graph.provide_at(node, event, rejected) {
+            Ok(true) if self.note_on_arrival() => {
+                self.plan
+                    .note(&self.graph, &self.version, &mut self.keys, node);
+            }
+            Ok(_) => {}
+            Err(error) => self.failure = Some(error.into()),
         }
+    }
+
+    /// True when what the rules read of each event is noted as the event arrives,
+    /// while its fields are fresh in the cache: state resolution v2 and v2.1 given the
+    /// auth chains or the auth difference, where nearly every event fetched is in the
+    /// full conflicted set. (Walking every state set's auth chain fetches the whole
+    /// room, most of which planning never reads.)
+    fn note_on_arrival(&self) -> bool {
+        self.version.state_res != StateResAlgorithm::V1
+            && !matches!(self.supplied, Supplied::Nothing)
     }
 
     fn advance(&mut self) -> Result<Poll<'s>, ResolveError> {
@@ -457,7 +474,7 @@ impl<'s, E: Borrow<Pdu>> Resolver<'s, E> {
         let unconflicted = &self.separated.unconflicted;
         let statuses = &mut self.key_status;
         let mut wanted: Vec<(u32, &'s EventId)> = Vec::new();
-        self.plan = Plan::new(
+        self.plan = std::mem::take(&mut self.plan).complete(
             &self.graph,
             &self.version,
             events,

@@ -29,105 +29,139 @@ pub(super) struct Plan {
     pub(super) events: Vec<u32>,
     /// Per node: in the full conflicted set.
     in_set: Vec<bool>,
-    /// Per node of the set: a power event.
+    /// Per node noted: a power event.
     power: Vec<bool>,
-    /// Per node of the set and per event they reference: the number of its `(type,
+    /// Per node noted and per event they reference: the number of its `(type,
     /// state_key)`, or [`NONE`].
     event_key: Vec<u32>,
-    /// Per node: where its auth keys are in `auth_keys`.
-    auth_ranges: Vec<(u32, u32)>,
+    /// Per node: where its auth keys are in `auth_keys`, once noted.
+    auth_ranges: Vec<Option<(u32, u32)>>,
     auth_keys: Vec<u32>,
+    /// The numbers of the create, power-levels and join-rules keys, once numbered.
+    fixed: Option<[u32; 3]>,
 }
 
 impl Plan {
-    /// Records the full conflicted set `events` (each loaded) and numbers the keys the
-    /// rules read for each, calling `on_read` with each such key's number and pair the
-    /// first time it is met.
-    pub(super) fn new<E: Borrow<Pdu>>(
+    /// Notes what the rules read of the loaded event `node`, once: the number of its
+    /// key, the numbers of the keys its check reads, and whether it is a power event.
+    /// Called as events arrive (while their fields are in the cache) or by
+    /// [`Plan::complete`] for those not noted then.
+    pub(super) fn note<E: Borrow<Pdu>>(
+        &mut self,
+        graph: &Graph<E>,
+        version: &RoomVersion,
+        keys: &mut Keys,
+        node: u32,
+    ) {
+        let index = node as usize;
+        if self.auth_ranges.len() <= index {
+            self.fit(graph.len().max(index + 1));
+        }
+        if self.auth_ranges[index].is_some() {
+            return;
+        }
+        let Some(pdu) = graph.event(node) else {
+            return;
+        };
+        // Numbered already when an earlier event referenced it.
+        let own = match self.event_key[index] {
+            NONE => pdu
+                .state_key()
+                .map(|state_key| keys.index(pdu.event_type(), state_key)),
+            known => Some(known),
+        };
+        if let Some(own) = own {
+            self.event_key[index] = own;
+        }
+        let fixed = *self.fixed.get_or_insert_with(|| {
+            [
+                keys.index(CREATE, ""),
+                keys.index(POWER_LEVELS, ""),
+                keys.index(JOIN_RULES, ""),
+            ]
+        });
+        let start = self.auth_keys.len() as u32;
+        let auth_keys = &mut self.auth_keys;
+        let membership = for_each_auth_key(pdu, version, |key| {
+            let number = match key {
+                AuthKey::Create => fixed[0],
+                AuthKey::PowerLevels => fixed[1],
+                AuthKey::JoinRules => fixed[2],
+                // A member event's own key is numbered already.
+                AuthKey::Member(user)
+                    if pdu.event_type() == MEMBER && pdu.state_key() == Some(user) =>
+                {
+                    own.unwrap_or(NONE)
+                }
+                other => {
+                    let (event_type, state_key) = other.pair();
+                    keys.index(event_type, state_key)
+                }
+            };
+            if !auth_keys[start as usize..].contains(&number) {
+                auth_keys.push(number);
+            }
+        });
+        self.auth_ranges[index] = Some((start, self.auth_keys.len() as u32));
+        self.power[index] = is_power(pdu, membership);
+    }
+
+    /// Grows the per-node vectors to `len` nodes.
+    fn fit(&mut self, len: usize) {
+        if self.in_set.len() < len {
+            self.in_set.resize(len, false);
+            self.power.resize(len, false);
+            self.event_key.resize(len, NONE);
+            self.auth_ranges.resize(len, None);
+        }
+    }
+
+    /// Records the full conflicted set `events` (each loaded), notes those not noted
+    /// yet and numbers the keys of the events they reference, then calls `on_read`
+    /// with the number and pair of each key the rules read, once per key.
+    pub(super) fn complete<E: Borrow<Pdu>>(
+        mut self,
         graph: &Graph<E>,
         version: &RoomVersion,
         events: Vec<u32>,
         keys: &mut Keys,
         mut on_read: impl FnMut(u32, &str, &str),
     ) -> Self {
-        let len = graph.len();
-        let mut plan = Self {
-            in_set: vec![false; len],
-            power: vec![false; len],
-            event_key: vec![NONE; len],
-            auth_ranges: vec![(0, 0); len],
-            ..Self::default()
-        };
+        self.fit(graph.len());
         let mut read = vec![false; 0];
-        let fixed = [
-            keys.index(CREATE, ""),
-            keys.index(POWER_LEVELS, ""),
-            keys.index(JOIN_RULES, ""),
-        ];
         for &node in &events {
-            plan.in_set[node as usize] = true;
-            let Some(pdu) = graph.event(node) else {
-                continue;
-            };
-            // Numbered already when an earlier event of the set referenced it.
-            let own = match plan.event_key[node as usize] {
-                NONE => pdu
-                    .state_key()
-                    .map(|state_key| keys.index(pdu.event_type(), state_key)),
-                known => Some(known),
-            };
-            if let Some(own) = own {
-                plan.event_key[node as usize] = own;
-            }
+            self.in_set[node as usize] = true;
+            self.note(graph, version, keys, node);
             // The keys of its auth events, so that the replay inserts each key once.
             for &target in graph.refs(node) {
-                if plan.event_key[target as usize] == NONE
+                if self.event_key[target as usize] == NONE
                     && let Some(event) = graph.event(target)
                     && let Some(state_key) = event.state_key()
                 {
-                    plan.event_key[target as usize] = keys.index(event.event_type(), state_key);
+                    self.event_key[target as usize] = keys.index(event.event_type(), state_key);
                 }
             }
-            let start = plan.auth_keys.len() as u32;
-            let membership = for_each_auth_key(pdu, version, |key| {
-                let number = match key {
-                    AuthKey::Create => fixed[0],
-                    AuthKey::PowerLevels => fixed[1],
-                    AuthKey::JoinRules => fixed[2],
-                    // A member event's own key is numbered already.
-                    AuthKey::Member(user)
-                        if pdu.event_type() == MEMBER && pdu.state_key() == Some(user) =>
-                    {
-                        own.unwrap_or(NONE)
-                    }
-                    other => {
-                        let (event_type, state_key) = other.pair();
-                        keys.index(event_type, state_key)
-                    }
-                };
-                if plan.auth_keys[start as usize..].contains(&number) {
-                    return;
-                }
-                plan.auth_keys.push(number);
+            for &number in self.auth_keys_of(node) {
                 if read.len() <= number as usize {
                     read.resize(number as usize + 1, false);
                 }
-                if !std::mem::replace(&mut read[number as usize], true) {
-                    let (event_type, state_key) = key.pair();
+                if !std::mem::replace(&mut read[number as usize], true)
+                    && let Some((event_type, state_key)) = keys.pair(number)
+                {
                     on_read(number, event_type, state_key);
                 }
-            });
-            plan.auth_ranges[node as usize] = (start, plan.auth_keys.len() as u32);
-            plan.power[node as usize] = is_power(pdu, membership);
+            }
         }
-        plan.events = events;
-        plan
+        self.events = events;
+        self
     }
 
     /// The numbers of the keys the rules read for `node`.
     pub(super) fn auth_keys_of(&self, node: u32) -> &[u32] {
-        let (start, end) = self.auth_ranges[node as usize];
-        &self.auth_keys[start as usize..end as usize]
+        match self.auth_ranges.get(node as usize) {
+            Some(&Some((start, end))) => &self.auth_keys[start as usize..end as usize],
+            _ => &[],
+        }
     }
 }
 
