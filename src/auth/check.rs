@@ -4,9 +4,9 @@
 use super::fields::{content, membership, server_of, state_key, str_field};
 use super::levels::PowerLevels;
 use super::rejection::Rejection;
-use super::state::{AuthEvents, CREATE, MEMBER, POWER_LEVELS, THIRD_PARTY_INVITE};
+use super::state::AuthEvents;
 use super::{aliases, create, member, power_levels, redaction, third_party_invite};
-use crate::event::Pdu;
+use crate::event::{EventKind, Pdu};
 use crate::json::{Object, Value};
 use crate::room_version::RoomVersion;
 
@@ -60,10 +60,12 @@ pub fn check(
     state: &AuthEvents<'_>,
     version: &RoomVersion,
 ) -> Result<(), Rejection> {
+    let event_type = required(event, "type")?;
     let fields = Fields {
-        event_type: required(event, "type")?,
+        event_type,
         sender: required(event, "sender")?,
         state_key: state_key(event),
+        kind: EventKind::of(event_type),
         content: Content::Object(event),
         membership: membership(event),
     };
@@ -109,6 +111,7 @@ pub(crate) fn check_pdu_as(
         event_type: pdu.event_type(),
         sender: pdu.sender().as_str(),
         state_key: pdu.state_key(),
+        kind: pdu.kind(),
         content: Content::Pdu(pdu),
         membership: pdu.membership(),
     };
@@ -120,6 +123,8 @@ struct Fields<'a> {
     event_type: &'a str,
     sender: &'a str,
     state_key: Option<&'a str>,
+    /// The type, as far as the rules single it out.
+    kind: EventKind,
     content: Content<'a>,
     /// `content.membership`, when a string.
     membership: Option<&'a str>,
@@ -158,7 +163,7 @@ fn check_fields(
         return Err(Rejection::MalformedEvent { field: "sender" });
     }
     // Rule A: create events.
-    if event_type == CREATE {
+    if fields.kind == EventKind::Create {
         return create::check(event, sender, version);
     }
     // Synapse: "missing a create event in auth_events". Nothing can be judged without it.
@@ -177,18 +182,18 @@ fn check_fields(
     // Rule D: m.federate.
     event.check_federation(sender)?;
     // Rule E (v1–5): m.room.aliases.
-    if version.auth.aliases_rule && event_type == "m.room.aliases" {
+    if version.auth.aliases_rule && fields.kind == EventKind::Aliases {
         return aliases::check(&event);
     }
     // Rule F: m.room.member.
-    if event_type == MEMBER {
+    if fields.kind == EventKind::Member {
         return member::check(&event);
     }
-    check_other(&event, event_type)
+    check_other(&event, event_type, fields.kind)
 }
 
 /// Rules G to M, for events of any type but create, aliases (v1–5) and member.
-fn check_other(event: &Event<'_>, event_type: &str) -> Result<(), Rejection> {
+fn check_other(event: &Event<'_>, event_type: &str, kind: EventKind) -> Result<(), Rejection> {
     let sender = event.sender;
     // Rule G: the sender must be joined.
     let membership = event.state.membership_of(sender);
@@ -199,7 +204,7 @@ fn check_other(event: &Event<'_>, event_type: &str) -> Result<(), Rejection> {
         });
     }
     // Rule H: m.room.third_party_invite needs the invite level.
-    if event_type == THIRD_PARTY_INVITE {
+    if kind == EventKind::ThirdPartyInvite {
         return third_party_invite::check_event(event);
     }
     // Rule I: the sender needs the level the event type requires.
@@ -226,11 +231,11 @@ fn check_other(event: &Event<'_>, event_type: &str) -> Result<(), Rejection> {
         });
     }
     // Rule K: m.room.power_levels.
-    if event_type == POWER_LEVELS {
+    if kind == EventKind::PowerLevels {
         return power_levels::check(event);
     }
     // Rule L (v1–2): m.room.redaction.
-    if event.version.auth.redaction_rule && event_type == "m.room.redaction" {
+    if event.version.auth.redaction_rule && kind == EventKind::Redaction {
         return redaction::check(event);
     }
     // Rule M: allow.

@@ -9,7 +9,7 @@ use std::fmt;
 
 use super::error::AuthError;
 use super::fields::{content, membership, state_key, str_field};
-use crate::event::Pdu;
+use crate::event::{EventKind, Pdu};
 use crate::json::{Object, Value};
 use crate::room_version::RoomVersion;
 
@@ -268,8 +268,26 @@ impl<'a> AuthEvents<'a> {
         let Some(state_key) = pdu.state_key() else {
             return false;
         };
-        let membership = Some(pdu.membership());
-        self.insert_at(pdu.event_type(), state_key, pdu.as_object(), membership);
+        let event = pdu.as_object();
+        // The type is known from the PDU: only other types compare strings.
+        match (pdu.kind(), state_key) {
+            (EventKind::Create, "") => {
+                self.create = Some(event);
+                self.create_event_id = OnceCell::new();
+            }
+            (EventKind::PowerLevels, "") => self.power_levels = Some(event),
+            (EventKind::JoinRules, "") => self.join_rules = Some(event),
+            (EventKind::Member, user) => self.members.insert(
+                user,
+                Member {
+                    event,
+                    membership: Some(pdu.membership()),
+                },
+            ),
+            _ => {
+                self.others.insert((pdu.event_type(), state_key), event);
+            }
+        }
         true
     }
 

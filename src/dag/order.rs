@@ -14,11 +14,8 @@ use super::graph::{Field, Graph, Loader, cycle_error};
 use super::load::load;
 use super::{DagError, EventSource};
 use crate::auth::PowerLevel;
-use crate::event::Pdu;
+use crate::event::{EventKind, Pdu};
 use crate::id::EventId;
-
-/// `m.room.power_levels`.
-pub(crate) const POWER_LEVELS: &str = "m.room.power_levels";
 
 /// Orders `event_ids` so that each event comes after those of its `auth_events` that
 /// are in the list, choosing at each step the ready event with the smallest
@@ -216,7 +213,7 @@ pub(crate) fn id_ranks<E: Borrow<Pdu>>(graph: &Graph<E>, nodes: &[u32]) -> Vec<u
 pub(crate) fn is_power_levels<E: Borrow<Pdu>>(graph: &Graph<E>, node: u32) -> bool {
     graph
         .event(node)
-        .is_some_and(|pdu| pdu.event_type() == POWER_LEVELS && pdu.state_key() == Some(""))
+        .is_some_and(|pdu| pdu.is_singleton(EventKind::PowerLevels))
 }
 
 /// The mainline of a power-levels event and the memo of positions found by walks.

@@ -38,5 +38,6 @@ mod receive;
 pub use builder::{BuildError, EventBuilder};
 pub use content::{CreateContent, JoinRulesContent, MemberContent, ThirdPartyInviteContent};
 pub use error::PduError;
+pub(crate) use pdu::EventKind;
 pub use pdu::{MAX_PDU_SIZE, Pdu};
 pub use receive::{ReceiveError, Received, receive_batch, receive_pdu};

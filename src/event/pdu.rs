@@ -39,6 +39,8 @@ pub struct Pdu {
     /// What the authorization rules read of a member event's content, read once
     /// (they read it of every member event in the state an event is checked against).
     member_content: MemberContent,
+    /// The type, when one the rules single out.
+    kind: EventKind,
 }
 
 impl Pdu {
@@ -198,7 +200,9 @@ impl Pdu {
             .any(|field| field.len() > MAX_FIELD_LEN);
         let content_index = object_content_index(&object);
         let member_content = MemberContent::of(&object, content_index);
+        let kind = EventKind::of(event_type);
         Ok(Self {
+            kind,
             event_type: event_type.into(),
             object,
             version: *version,
@@ -274,6 +278,18 @@ impl Pdu {
             MembershipField::Knock => Some("knock"),
             MembershipField::Other => self.content().get("membership").and_then(Value::as_str),
         }
+    }
+
+    /// The type, as far as the rules single it out (known without comparing the type
+    /// again).
+    pub(crate) fn kind(&self) -> EventKind {
+        self.kind
+    }
+
+    /// True when this is the state event of `kind` with the empty state key (the
+    /// create, power-levels and join-rules events the rules read).
+    pub(crate) fn is_singleton(&self, kind: EventKind) -> bool {
+        self.kind == kind && self.state_key.as_deref() == Some("")
     }
 
     /// True when the content has `third_party_invite` (read without touching the
@@ -409,6 +425,43 @@ enum MembershipField {
     Knock,
     /// Another string, read from the content when asked for.
     Other,
+}
+
+/// The event types the authorization rules and state resolution single out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EventKind {
+    /// `m.room.create`.
+    Create,
+    /// `m.room.power_levels`.
+    PowerLevels,
+    /// `m.room.join_rules`.
+    JoinRules,
+    /// `m.room.member`.
+    Member,
+    /// `m.room.third_party_invite`.
+    ThirdPartyInvite,
+    /// `m.room.aliases`.
+    Aliases,
+    /// `m.room.redaction`.
+    Redaction,
+    /// Any other type.
+    Other,
+}
+
+impl EventKind {
+    /// The kind of `event_type`.
+    pub(crate) fn of(event_type: &str) -> Self {
+        match event_type {
+            "m.room.create" => Self::Create,
+            "m.room.power_levels" => Self::PowerLevels,
+            "m.room.join_rules" => Self::JoinRules,
+            "m.room.member" => Self::Member,
+            "m.room.third_party_invite" => Self::ThirdPartyInvite,
+            "m.room.aliases" => Self::Aliases,
+            "m.room.redaction" => Self::Redaction,
+            _ => Self::Other,
+        }
+    }
 }
 
 /// What the authorization rules read of a member event's content, kept in the PDU.
@@ -589,6 +642,36 @@ mod tests {
             assert_eq!(parsed, pdu, "room version {}", version.id);
             assert!(parsed.content_hash_ok());
         }
+    }
+
+    #[test]
+    fn kinds_are_the_exact_types() {
+        let kinds = [
+            ("m.room.create", EventKind::Create),
+            ("m.room.power_levels", EventKind::PowerLevels),
+            ("m.room.join_rules", EventKind::JoinRules),
+            ("m.room.member", EventKind::Member),
+            ("m.room.third_party_invite", EventKind::ThirdPartyInvite),
+            ("m.room.aliases", EventKind::Aliases),
+            ("m.room.redaction", EventKind::Redaction),
+            ("m.room.message", EventKind::Other),
+            ("m.room.member ", EventKind::Other),
+            ("M.room.create", EventKind::Other),
+            ("", EventKind::Other),
+        ];
+        let pdu = message(&RoomVersion::V11);
+        for (event_type, kind) in kinds {
+            assert_eq!(EventKind::of(event_type), kind, "{event_type:?}");
+            let typed = reparse(&pdu, |o| {
+                o.insert("type", Value::from(event_type));
+                o.insert("state_key", Value::from(""));
+            })
+            .unwrap();
+            assert_eq!(typed.kind(), kind);
+            assert!(typed.is_singleton(kind));
+            assert_eq!(typed.redacted().kind(), kind);
+        }
+        assert!(!pdu.is_singleton(EventKind::Other));
     }
 
     #[test]

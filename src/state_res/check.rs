@@ -7,7 +7,7 @@ use std::hash::BuildHasher;
 
 use crate::auth::{self, AuthEvents, PowerLevel, PowerLevels, Rejection};
 use crate::dag::graph::Graph;
-use crate::event::Pdu;
+use crate::event::{EventKind, Pdu};
 use crate::json::{Object, Value};
 use crate::room_version::RoomVersion;
 
@@ -166,11 +166,6 @@ impl Keys {
     }
 }
 
-/// True when `pdu` is the state event at `(event_type, state_key)`.
-pub(super) fn is_at(pdu: &Pdu, event_type: &str, state_key: &str) -> bool {
-    pdu.event_type() == event_type && pdu.state_key() == Some(state_key)
-}
-
 /// Builds the state an event is checked against and runs the authorization rules.
 pub(super) struct Checker<'g, E> {
     graph: &'g Graph<E>,
@@ -198,7 +193,7 @@ impl<'g, E: Borrow<Pdu>> Checker<'g, E> {
         let Some(pdu) = self.graph.event(node) else {
             return Err(Rejection::MalformedEvent { field: "event_id" });
         };
-        if pdu.event_type() == CREATE {
+        if pdu.kind() == EventKind::Create {
             return Ok(());
         }
         let mut auth_events = AuthEvents::new();
@@ -228,9 +223,9 @@ pub(super) fn sender_power<E: Borrow<Pdu>>(
     let mut create = None;
     for &target in graph.refs(node) {
         if let Some(event) = graph.event(target) {
-            if is_at(event, POWER_LEVELS, "") {
+            if event.is_singleton(EventKind::PowerLevels) {
                 power_levels = Some(event.as_object());
-            } else if is_at(event, CREATE, "") {
+            } else if event.is_singleton(EventKind::Create) {
                 create = Some(event.as_object());
             }
         }
@@ -245,10 +240,17 @@ pub(super) fn sender_power<E: Borrow<Pdu>>(
 /// events that kick or ban (`leave` or `ban` with the sender not the target), given
 /// the event's `content.membership`, read already.
 pub(super) fn is_power(pdu: &Pdu, membership: Option<&str>) -> bool {
-    if is_at(pdu, POWER_LEVELS, "") || is_at(pdu, JOIN_RULES, "") || is_at(pdu, CREATE, "") {
+    if [
+        EventKind::PowerLevels,
+        EventKind::JoinRules,
+        EventKind::Create,
+    ]
+    .into_iter()
+    .any(|kind| pdu.is_singleton(kind))
+    {
         return true;
     }
-    pdu.event_type() == MEMBER
+    pdu.kind() == EventKind::Member
         && matches!(membership, Some("leave" | "ban"))
         && pdu.state_key() != Some(pdu.sender().as_str())
 }
@@ -290,14 +292,14 @@ pub(super) fn for_each_auth_key<'a>(
     version: &RoomVersion,
     mut key: impl FnMut(AuthKey<'a>),
 ) -> Option<&'a str> {
-    let event_type = pdu.event_type();
-    if event_type == CREATE {
+    let kind = pdu.kind();
+    if kind == EventKind::Create {
         return None;
     }
     key(AuthKey::Create);
     key(AuthKey::PowerLevels);
     key(AuthKey::Member(pdu.sender().as_str()));
-    if event_type != MEMBER {
+    if kind != EventKind::Member {
         return None;
     }
     let membership = pdu.membership();

@@ -12,14 +12,14 @@ use std::borrow::Borrow;
 use std::cmp::Reverse;
 
 use super::check::{
-    AuthKey, CREATE, Checker, JOIN_RULES, Keys, MEMBER, NONE, POWER_LEVELS, for_each_auth_key,
-    is_power, sender_power,
+    AuthKey, CREATE, Checker, JOIN_RULES, Keys, NONE, POWER_LEVELS, for_each_auth_key, is_power,
+    sender_power,
 };
 use crate::auth::{self, Rejection};
 use crate::dag::DagError;
 use crate::dag::graph::Graph;
 use crate::dag::order::{Mainline, id_ranks, is_power_levels, sort_referenced_first};
-use crate::event::Pdu;
+use crate::event::{EventKind, Pdu};
 use crate::room_version::RoomVersion;
 
 /// The full conflicted set with what the passes read of each event.
@@ -89,7 +89,7 @@ impl Plan {
                 AuthKey::JoinRules => fixed[2],
                 // A member event's own key is numbered already.
                 AuthKey::Member(user)
-                    if pdu.event_type() == MEMBER && pdu.state_key() == Some(user) =>
+                    if pdu.kind() == EventKind::Member && pdu.state_key() == Some(user) =>
                 {
                     own.unwrap_or(NONE)
                 }
