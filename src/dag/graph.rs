@@ -80,6 +80,16 @@ impl<E: Borrow<Pdu>> Graph<E> {
         }
     }
 
+    /// Makes room for `additional` more nodes and about as many references (a hint:
+    /// a count too large to reserve is ignored).
+    pub(crate) fn reserve(&mut self, additional: usize) {
+        self.ids.reserve(additional);
+        let _ = self.slots.try_reserve(additional);
+        let _ = self.ranges.try_reserve(additional);
+        let _ = self.edges.try_reserve(additional);
+        let _ = self.pending.try_reserve(additional);
+    }
+
     /// Number of nodes.
     pub(crate) fn len(&self) -> usize {
         self.ids.len()
@@ -293,6 +303,13 @@ pub(crate) struct Loader {
 }
 
 impl Loader {
+    /// Makes room for about `nodes` nodes (a hint: a count too large to reserve is
+    /// ignored).
+    pub(crate) fn reserve(&mut self, nodes: usize) {
+        let _ = self.stack.try_reserve(nodes);
+        let _ = self.seen.try_reserve(nodes);
+    }
+
     /// Adds a root; `deep` loads everything it references too.
     pub(crate) fn add(&mut self, node: u32, deep: bool) {
         let level = if deep { 2 } else { 1 };

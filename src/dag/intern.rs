@@ -82,6 +82,26 @@ impl Default for Interner {
 }
 
 impl Interner {
+    /// Makes room for `additional` more IDs without growing the table on the way.
+    pub(crate) fn reserve(&mut self, additional: usize) {
+        // A hint: a count too large to reserve is ignored, and the table grows only
+        // for IDs that found room.
+        if self.ids.try_reserve(additional).is_err() || self.hashes.try_reserve(additional).is_err()
+        {
+            return;
+        }
+        let wanted = self
+            .ids
+            .len()
+            .saturating_add(additional)
+            .saturating_mul(2)
+            .checked_next_power_of_two()
+            .unwrap_or(self.slots.len());
+        if wanted > self.slots.len() {
+            self.grow_to(wanted);
+        }
+    }
+
     /// Number of IDs.
     pub(crate) fn len(&self) -> usize {
         self.ids.len()
@@ -163,7 +183,11 @@ impl Interner {
     }
 
     fn grow(&mut self) {
-        let len = self.slots.len() * 2;
+        self.grow_to(self.slots.len() * 2);
+    }
+
+    /// Rebuilds the table with `len` slots (a power of two, above twice the IDs).
+    fn grow_to(&mut self, len: usize) {
         let mask = len - 1;
         let mut slots = vec![FREE; len];
         for (node, &hash) in self.hashes.iter().enumerate() {
@@ -183,6 +207,25 @@ impl Interner {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reserving_keeps_every_number() {
+        let mut interner = Interner::default();
+        let ids: Vec<EventId> = (0..300)
+            .map(|i| format!("$r{i}:example.org").parse().unwrap())
+            .collect();
+        for (i, id) in ids.iter().enumerate() {
+            if i % 100 == 50 {
+                // Rebuilds the table around the IDs already in.
+                interner.reserve(1_000);
+            }
+            assert_eq!(interner.intern(id).unwrap(), i as u32);
+        }
+        interner.reserve(usize::MAX);
+        for (i, id) in ids.iter().enumerate() {
+            assert_eq!(interner.get(id.as_str()), Some(i as u32));
+        }
+    }
 
     #[test]
     fn numbers_in_order_of_first_sight() {

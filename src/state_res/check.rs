@@ -101,6 +101,28 @@ impl Keys {
         Some((self.text.get(start..split)?, self.text.get(split..end)?))
     }
 
+    /// Makes room for `additional` more keys of about `bytes` bytes in all.
+    pub(super) fn reserve(&mut self, additional: usize, bytes: usize) {
+        // A hint: a count too large to reserve is ignored, and the table grows only
+        // for keys that found room.
+        if self.text.try_reserve(bytes).is_err()
+            || self.spans.try_reserve(additional).is_err()
+            || self.hashes.try_reserve(additional).is_err()
+        {
+            return;
+        }
+        let wanted = self
+            .spans
+            .len()
+            .saturating_add(additional)
+            .saturating_mul(2)
+            .checked_next_power_of_two()
+            .unwrap_or(self.slots.len());
+        if wanted > self.slots.len() {
+            self.grow_to(wanted);
+        }
+    }
+
     /// How many keys are numbered.
     pub(super) fn len(&self) -> usize {
         self.spans.len()
@@ -149,7 +171,11 @@ impl Keys {
     }
 
     fn grow(&mut self) {
-        let len = self.slots.len() * 2;
+        self.grow_to(self.slots.len() * 2);
+    }
+
+    /// Rebuilds the table with `len` slots (a power of two, above twice the keys).
+    fn grow_to(&mut self, len: usize) {
         let mask = len - 1;
         let mut slots = vec![FREE_SLOT; len];
         for (number, &hash) in (0..).zip(&self.hashes) {
@@ -351,6 +377,10 @@ mod tests {
             ])
             .collect();
         for (number, (event_type, state_key)) in (0..).zip(&pairs) {
+            if number % 500 == 250 {
+                // Rebuilds the table around the keys already in.
+                keys.reserve(2_000, 20_000);
+            }
             assert_eq!(keys.get(event_type, state_key), None);
             assert_eq!(keys.index(event_type, state_key), number);
         }
@@ -363,6 +393,8 @@ mod tests {
                 Some((event_type.as_str(), state_key.as_str()))
             );
         }
+        keys.reserve(usize::MAX, 0);
+        assert_eq!(keys.get("ab", "c"), Some(2_000));
         assert_eq!(keys.pair(pairs.len() as u32), None);
         assert_eq!(keys.get("t0", "x"), None);
     }

@@ -410,6 +410,21 @@ impl<'s, E: Borrow<Pdu>> Resolver<'s, E> {
             }
             return Ok(None);
         }
+        // The conflicted events, their auth chains and the keys they read: about as
+        // many nodes as conflicted events, and about twice as many keys as conflicted.
+        let ids = self.separated.conflicted_ids_len();
+        let nodes = ids.saturating_add(ids / 4);
+        self.graph.reserve(nodes);
+        self.loader.reserve(nodes);
+        if self.note_on_arrival() {
+            self.plan.reserve(nodes);
+        }
+        self.conflicted.reserve(ids);
+        let conflicted_keys = self.separated.conflicted_len();
+        self.keys.reserve(
+            conflicted_keys.saturating_mul(2),
+            conflicted_keys.saturating_mul(80),
+        );
         for index in 0..self.separated.conflicted_len() {
             let Some((key, ids)) = self.separated.conflicted_at(index) else {
                 continue;

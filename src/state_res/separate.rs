@@ -27,6 +27,11 @@ impl<'s> Separated<'s> {
         self.conflicted.len()
     }
 
+    /// Number of event IDs over all conflicted keys.
+    pub(super) fn conflicted_ids_len(&self) -> usize {
+        self.ids.len()
+    }
+
     /// The conflicted key at `index` (in key order) and its distinct event IDs, sorted.
     pub(super) fn conflicted_at(&self, index: usize) -> Option<(&'s StateKey, &[&'s EventId])> {
         let &(key, start, end) = self.conflicted.get(index)?;

@@ -106,6 +106,18 @@ impl Plan {
         self.power[index] = is_power(pdu, membership);
     }
 
+    /// Makes room for about `nodes` events noted (a hint: a count too large to reserve
+    /// is ignored).
+    pub(super) fn reserve(&mut self, nodes: usize) {
+        let _ = self.in_set.try_reserve(nodes);
+        let _ = self.power.try_reserve(nodes);
+        let _ = self.event_key.try_reserve(nodes);
+        let _ = self.auth_ranges.try_reserve(nodes);
+        // Most events read the create, power-levels and sender's member keys, and
+        // member events one or two more.
+        let _ = self.auth_keys.try_reserve(nodes.saturating_mul(4));
+    }
+
     /// Grows the per-node vectors to `len` nodes.
     fn fit(&mut self, len: usize) {
         if self.in_set.len() < len {
