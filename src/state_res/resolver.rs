@@ -410,16 +410,18 @@ impl<'s, E: Borrow<Pdu>> Resolver<'s, E> {
             }
             return Ok(None);
         }
-        // The conflicted events, their auth chains and the keys they read: about as
-        // many nodes as conflicted events, and about twice as many keys as conflicted.
+        // Given the chains or the difference, the conflicted events and their auth
+        // chains make about as many nodes as conflicted events, reading about twice as
+        // many keys as are conflicted. (Walking every state set's chains fetches the
+        // whole room, which no count here foretells.)
         let ids = self.separated.conflicted_ids_len();
-        let nodes = ids.saturating_add(ids / 4);
-        self.graph.reserve(nodes);
-        self.loader.reserve(nodes);
+        self.conflicted.reserve(ids);
         if self.note_on_arrival() {
+            let nodes = ids.saturating_add(ids / 4);
+            self.graph.reserve(nodes);
+            self.loader.reserve(nodes);
             self.plan.reserve(nodes);
         }
-        self.conflicted.reserve(ids);
         let conflicted_keys = self.separated.conflicted_len();
         self.keys.reserve(
             conflicted_keys.saturating_mul(2),
