@@ -9,43 +9,24 @@ use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 
 use super::DagError;
+use super::hash_index::HashIndex;
 use crate::id::EventId;
 
-/// Marks an empty slot in the open-addressing table.
+/// No node.
 const EMPTY: u32 = u32::MAX;
-
-/// An empty slot.
-const FREE: Slot = Slot {
-    node: EMPTY,
-    tag: 0,
-};
-
-/// One slot of the table: a node and the high half of its ID's hash, so that a probe
-/// rejects most other IDs without reading them.
-#[derive(Debug, Clone, Copy)]
-struct Slot {
-    node: u32,
-    tag: u32,
-}
-
-/// The part of a hash kept in a slot (the low bits pick the slot).
-fn tag(hash: u64) -> u32 {
-    (hash >> 32) as u32
-}
 
 /// The most events one walk can number (node numbers stay below [`EMPTY`]).
 pub(crate) const MAX_NODES: usize = (u32::MAX - 1) as usize;
 
 /// Event IDs ↔ dense node numbers, in order of first sight.
 ///
-/// An open-addressing table of node numbers keyed by the IDs' hashes, so each ID is
-/// stored once. The hasher is keyed per process (std's `RandomState`), so crafted IDs
-/// cannot force collisions; hash order never reaches an output.
+/// A [`HashIndex`] of node numbers keyed by the IDs' hashes, so each ID is stored once.
+/// The hasher is keyed per process (std's `RandomState`), so crafted IDs cannot force
+/// collisions; hash order never reaches an output.
 #[derive(Debug, Clone)]
 pub(crate) struct Interner {
     ids: Vec<EventId>,
-    hashes: Vec<u64>,
-    slots: Vec<Slot>,
+    index: HashIndex,
     hasher: RandomState,
     /// Nodes met recently, placed by the last bytes of their IDs: the events every
     /// event references (create, power levels, join rules) are found by one comparison
@@ -73,8 +54,7 @@ impl Default for Interner {
     fn default() -> Self {
         Self {
             ids: Vec::new(),
-            hashes: Vec::new(),
-            slots: vec![FREE; 16],
+            index: HashIndex::default(),
             hasher: RandomState::new(),
             recent: [EMPTY; RECENT],
         }
@@ -82,23 +62,11 @@ impl Default for Interner {
 }
 
 impl Interner {
-    /// Makes room for `additional` more IDs without growing the table on the way.
+    /// Makes room for `additional` more IDs without growing the table on the way (a
+    /// hint: a count too large to reserve is ignored).
     pub(crate) fn reserve(&mut self, additional: usize) {
-        // A hint: a count too large to reserve is ignored, and the table grows only
-        // for IDs that found room.
-        if self.ids.try_reserve(additional).is_err() || self.hashes.try_reserve(additional).is_err()
-        {
-            return;
-        }
-        let wanted = self
-            .ids
-            .len()
-            .saturating_add(additional)
-            .saturating_mul(2)
-            .checked_next_power_of_two()
-            .unwrap_or(self.slots.len());
-        if wanted > self.slots.len() {
-            self.grow_to(wanted);
+        if self.index.reserve(additional) {
+            let _ = self.ids.try_reserve(additional);
         }
     }
 
@@ -146,61 +114,17 @@ impl Interner {
 
     /// `Ok(node)` when present, else `Err(empty slot)` where it would go.
     fn find(&self, id: &str, hash: u64) -> Result<u32, usize> {
-        let mask = self.slots.len() - 1;
-        let mut slot = (hash as usize) & mask;
-        let wanted = tag(hash);
-        loop {
-            // Index: `slot` is masked to the table's power-of-two length.
-            let Slot { node, tag } = self.slots[slot];
-            if node == EMPTY {
-                return Err(slot);
-            }
-            if tag == wanted && self.ids[node as usize].as_str() == id {
-                return Ok(node);
-            }
-            slot = (slot + 1) & mask;
-        }
+        let ids = &self.ids;
+        self.index
+            .find(hash, |node| ids[node as usize].as_str() == id)
     }
 
     fn insert(&mut self, id: EventId, hash: u64, slot: usize) -> Result<u32, DagError> {
-        let node = self.ids.len();
-        if node >= MAX_NODES {
+        if self.ids.len() >= MAX_NODES {
             return Err(DagError::TooManyEvents { max: MAX_NODES });
         }
-        let node = node as u32;
         self.ids.push(id);
-        self.hashes.push(hash);
-        // Index: `find` returned an empty slot of the current table.
-        self.slots[slot] = Slot {
-            node,
-            tag: tag(hash),
-        };
-        // Keep the load factor at most one half.
-        if self.ids.len() * 2 > self.slots.len() {
-            self.grow();
-        }
-        Ok(node)
-    }
-
-    fn grow(&mut self) {
-        self.grow_to(self.slots.len() * 2);
-    }
-
-    /// Rebuilds the table with `len` slots (a power of two, above twice the IDs).
-    fn grow_to(&mut self, len: usize) {
-        let mask = len - 1;
-        let mut slots = vec![FREE; len];
-        for (node, &hash) in self.hashes.iter().enumerate() {
-            let mut slot = (hash as usize) & mask;
-            while slots[slot].node != EMPTY {
-                slot = (slot + 1) & mask;
-            }
-            slots[slot] = Slot {
-                node: node as u32,
-                tag: tag(hash),
-            };
-        }
-        self.slots = slots;
+        Ok(self.index.insert(hash, slot))
     }
 }
 
@@ -209,33 +133,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reserving_keeps_every_number() {
-        let mut interner = Interner::default();
-        let ids: Vec<EventId> = (0..300)
-            .map(|i| format!("$r{i}:example.org").parse().unwrap())
-            .collect();
-        for (i, id) in ids.iter().enumerate() {
-            if i % 100 == 50 {
-                // Rebuilds the table around the IDs already in.
-                interner.reserve(1_000);
-            }
-            assert_eq!(interner.intern(id).unwrap(), i as u32);
-        }
-        interner.reserve(usize::MAX);
-        for (i, id) in ids.iter().enumerate() {
-            assert_eq!(interner.get(id.as_str()), Some(i as u32));
-        }
-    }
-
-    #[test]
-    fn numbers_in_order_of_first_sight() {
+    fn numbers_in_order_of_first_sight_through_reserves() {
         let mut interner = Interner::default();
         let ids: Vec<EventId> = (0..1000)
             .map(|i| format!("$e{i}:example.org").parse().unwrap())
             .collect();
         for (i, id) in ids.iter().enumerate() {
+            if i % 400 == 200 {
+                // Rebuilds the table around the IDs already in.
+                interner.reserve(1_000);
+            }
             assert_eq!(interner.intern(id).unwrap(), i as u32);
         }
+        // Too many to reserve: a hint ignored.
+        interner.reserve(usize::MAX);
         for (i, id) in ids.iter().enumerate() {
             assert_eq!(interner.intern(id).unwrap(), i as u32);
             assert_eq!(interner.get(id.as_str()), Some(i as u32));

@@ -7,6 +7,7 @@ use std::hash::BuildHasher;
 
 use crate::auth::{self, AuthEvents, PowerLevel, PowerLevels, Rejection};
 use crate::dag::graph::Graph;
+use crate::dag::hash_index::HashIndex;
 use crate::event::{EventKind, Pdu};
 use crate::json::{Object, Value};
 use crate::room_version::RoomVersion;
@@ -29,48 +30,20 @@ static EMPTY: Object = Object::new();
 /// `(type, state_key)` pairs numbered densely, so that states are vectors indexed by
 /// key number.
 ///
-/// The pairs sit one after another in a single string, found through an
-/// open-addressing table of key numbers: numbering a key allocates nothing of its own,
-/// and telling keys apart reads one compact buffer rather than scattered strings. The
+/// The pairs sit one after another in a single string, found through a
+/// [`HashIndex`] of key numbers: numbering a key allocates nothing of its own, and
+/// telling keys apart reads one compact buffer rather than scattered strings. The
 /// hasher is keyed per process (std's `RandomState`), so crafted state keys cannot
 /// force collisions.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(super) struct Keys {
     /// Every numbered key's type and state key, in order of number.
     text: String,
     /// Per key number: where its type and its state key start in `text` (it ends where
     /// the next key starts).
     spans: Vec<(usize, usize)>,
-    /// Per key number, its hash (the table grows without hashing again).
-    hashes: Vec<u64>,
-    slots: Vec<KeySlot>,
+    index: HashIndex,
     hasher: RandomState,
-}
-
-/// One slot of the [`Keys`] table: a key number and the high half of its hash, so that
-/// a probe rejects most other keys without reading them.
-#[derive(Debug, Clone, Copy)]
-struct KeySlot {
-    number: u32,
-    tag: u32,
-}
-
-/// An empty slot.
-const FREE_SLOT: KeySlot = KeySlot {
-    number: NONE,
-    tag: 0,
-};
-
-impl Default for Keys {
-    fn default() -> Self {
-        Self {
-            text: String::new(),
-            spans: Vec::new(),
-            hashes: Vec::new(),
-            slots: vec![FREE_SLOT; 16],
-            hasher: RandomState::new(),
-        }
-    }
 }
 
 impl Keys {
@@ -80,7 +53,16 @@ impl Keys {
         let hash = self.hasher.hash_one((event_type, state_key));
         match self.find(event_type, state_key, hash) {
             Ok(number) => number,
-            Err(slot) => self.insert(event_type, state_key, hash, slot),
+            Err(slot) => {
+                if self.spans.len() >= NONE as usize {
+                    return NONE;
+                }
+                let start = self.text.len();
+                self.text.push_str(event_type);
+                self.spans.push((start, self.text.len()));
+                self.text.push_str(state_key);
+                self.index.insert(hash, slot)
+            }
         }
     }
 
@@ -101,25 +83,12 @@ impl Keys {
         Some((self.text.get(start..split)?, self.text.get(split..end)?))
     }
 
-    /// Makes room for `additional` more keys of about `bytes` bytes in all.
+    /// Makes room for `additional` more keys of about `bytes` bytes in all (a hint: a
+    /// count too large to reserve is ignored).
     pub(super) fn reserve(&mut self, additional: usize, bytes: usize) {
-        // A hint: a count too large to reserve is ignored, and the table grows only
-        // for keys that found room.
-        if self.text.try_reserve(bytes).is_err()
-            || self.spans.try_reserve(additional).is_err()
-            || self.hashes.try_reserve(additional).is_err()
-        {
-            return;
-        }
-        let wanted = self
-            .spans
-            .len()
-            .saturating_add(additional)
-            .saturating_mul(2)
-            .checked_next_power_of_two()
-            .unwrap_or(self.slots.len());
-        if wanted > self.slots.len() {
-            self.grow_to(wanted);
+        if self.index.reserve(additional) {
+            let _ = self.spans.try_reserve(additional);
+            let _ = self.text.try_reserve(bytes);
         }
     }
 
@@ -130,65 +99,9 @@ impl Keys {
 
     /// `Ok(number)` when numbered, else `Err(empty slot)` where it would go.
     fn find(&self, event_type: &str, state_key: &str, hash: u64) -> Result<u32, usize> {
-        let mask = self.slots.len() - 1;
-        let mut slot = (hash as usize) & mask;
-        let wanted = (hash >> 32) as u32;
-        loop {
-            // Index: `slot` is masked to the table's power-of-two length.
-            let KeySlot { number, tag } = self.slots[slot];
-            if number == NONE {
-                return Err(slot);
-            }
-            if tag == wanted && self.pair(number) == Some((event_type, state_key)) {
-                return Ok(number);
-            }
-            slot = (slot + 1) & mask;
-        }
-    }
-
-    fn insert(&mut self, event_type: &str, state_key: &str, hash: u64, slot: usize) -> u32 {
-        let Ok(number) = u32::try_from(self.spans.len()) else {
-            return NONE;
-        };
-        if number == NONE {
-            return NONE;
-        }
-        let start = self.text.len();
-        self.text.push_str(event_type);
-        self.spans.push((start, self.text.len()));
-        self.text.push_str(state_key);
-        self.hashes.push(hash);
-        // Index: `find` returned an empty slot of the current table.
-        self.slots[slot] = KeySlot {
-            number,
-            tag: (hash >> 32) as u32,
-        };
-        // Keep the load factor at most one half.
-        if self.spans.len() * 2 > self.slots.len() {
-            self.grow();
-        }
-        number
-    }
-
-    fn grow(&mut self) {
-        self.grow_to(self.slots.len() * 2);
-    }
-
-    /// Rebuilds the table with `len` slots (a power of two, above twice the keys).
-    fn grow_to(&mut self, len: usize) {
-        let mask = len - 1;
-        let mut slots = vec![FREE_SLOT; len];
-        for (number, &hash) in (0..).zip(&self.hashes) {
-            let mut slot = (hash as usize) & mask;
-            while slots[slot].number != NONE {
-                slot = (slot + 1) & mask;
-            }
-            slots[slot] = KeySlot {
-                number,
-                tag: (hash >> 32) as u32,
-            };
-        }
-        self.slots = slots;
+        self.index.find(hash, |number| {
+            self.pair(number) == Some((event_type, state_key))
+        })
     }
 }
 
