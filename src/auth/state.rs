@@ -257,7 +257,13 @@ impl<'a> AuthEvents<'a> {
         else {
             return false;
         };
-        self.insert_at(event_type, state_key, event, None);
+        self.insert_at(
+            EventKind::of(event_type),
+            event_type,
+            state_key,
+            event,
+            None,
+        );
         true
     }
 
@@ -268,48 +274,37 @@ impl<'a> AuthEvents<'a> {
         let Some(state_key) = pdu.state_key() else {
             return false;
         };
-        let event = pdu.as_object();
-        // The type is known from the PDU: only other types compare strings.
-        match (pdu.kind(), state_key) {
+        let membership = Some(pdu.membership());
+        self.insert_at(
+            pdu.kind(),
+            pdu.event_type(),
+            state_key,
+            pdu.as_object(),
+            membership,
+        );
+        true
+    }
+
+    /// Adds `event`, of `kind`, at its key; `membership` is its `content.membership`
+    /// when already read (`None`: to be read from the event if asked for).
+    fn insert_at(
+        &mut self,
+        kind: EventKind,
+        event_type: &'a str,
+        state_key: &'a str,
+        event: &'a Object,
+        membership: Option<Option<&'a str>>,
+    ) {
+        match (kind, state_key) {
             (EventKind::Create, "") => {
                 self.create = Some(event);
                 self.create_event_id = OnceCell::new();
             }
             (EventKind::PowerLevels, "") => self.power_levels = Some(event),
             (EventKind::JoinRules, "") => self.join_rules = Some(event),
-            (EventKind::Member, user) => self.members.insert(
-                user,
-                Member {
-                    event,
-                    membership: Some(pdu.membership()),
-                },
-            ),
+            (EventKind::Member, user) => self.members.insert(user, Member { event, membership }),
             _ => {
-                self.others.insert((pdu.event_type(), state_key), event);
-            }
-        }
-        true
-    }
-
-    /// Adds `event` at its key; `membership` is its `content.membership` when already
-    /// read (`None`: to be read from the event if asked for).
-    fn insert_at(
-        &mut self,
-        event_type: &'a str,
-        state_key: &'a str,
-        event: &'a Object,
-        membership: Option<Option<&'a str>>,
-    ) {
-        match (event_type, state_key) {
-            (CREATE, "") => {
-                self.create = Some(event);
-                self.create_event_id = OnceCell::new();
-            }
-            (POWER_LEVELS, "") => self.power_levels = Some(event),
-            (JOIN_RULES, "") => self.join_rules = Some(event),
-            (MEMBER, user) => self.members.insert(user, Member { event, membership }),
-            key => {
-                self.others.insert(key, event);
+                self.others.insert((event_type, state_key), event);
             }
         }
     }

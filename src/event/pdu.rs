@@ -271,11 +271,7 @@ impl Pdu {
     pub fn membership(&self) -> Option<&str> {
         match self.member_content.membership {
             MembershipField::Absent => None,
-            MembershipField::Join => Some("join"),
-            MembershipField::Leave => Some("leave"),
-            MembershipField::Invite => Some("invite"),
-            MembershipField::Ban => Some("ban"),
-            MembershipField::Knock => Some("knock"),
+            MembershipField::Known(index) => KNOWN_MEMBERSHIPS.get(usize::from(index)).copied(),
             MembershipField::Other => self.content().get("membership").and_then(Value::as_str),
         }
     }
@@ -412,20 +408,20 @@ impl Pdu {
 
 static EMPTY: Object = Object::new();
 
-/// `content.membership` as a PDU keeps it: the values the rules compare against in
-/// place, so that reading one touches nothing but the PDU itself.
+/// `content.membership` as a PDU keeps it: the values the rules compare against by
+/// their place in a table, so that reading one touches nothing but the PDU itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum MembershipField {
     /// Absent, or not a string.
     Absent,
-    Join,
-    Leave,
-    Invite,
-    Ban,
-    Knock,
+    /// The one at this index of [`KNOWN_MEMBERSHIPS`].
+    Known(u8),
     /// Another string, read from the content when asked for.
     Other,
 }
+
+/// The memberships the rules compare against.
+const KNOWN_MEMBERSHIPS: [&str; 5] = ["join", "leave", "invite", "ban", "knock"];
 
 /// The event types the authorization rules and state resolution single out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -483,12 +479,12 @@ impl MemberContent {
             .unwrap_or(&EMPTY);
         let membership = match content.get("membership").and_then(Value::as_str) {
             None => MembershipField::Absent,
-            Some("join") => MembershipField::Join,
-            Some("leave") => MembershipField::Leave,
-            Some("invite") => MembershipField::Invite,
-            Some("ban") => MembershipField::Ban,
-            Some("knock") => MembershipField::Knock,
-            Some(_) => MembershipField::Other,
+            Some(membership) => (0..)
+                .zip(KNOWN_MEMBERSHIPS)
+                .find(|&(_, known)| known == membership)
+                .map_or(MembershipField::Other, |(index, _)| {
+                    MembershipField::Known(index)
+                }),
         };
         Self {
             membership,
