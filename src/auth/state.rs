@@ -286,7 +286,9 @@ impl<'a> AuthEvents<'a> {
     }
 
     /// Adds `event`, of `kind`, at its key; `membership` is its `content.membership`
-    /// when already read (`None`: to be read from the event if asked for).
+    /// when already read (`None`: to be read from the event if asked for). Inlined:
+    /// state resolution inserts a handful of PDUs for every event it checks.
+    #[inline(always)]
     fn insert_at(
         &mut self,
         kind: EventKind,
