@@ -29,6 +29,9 @@
 //!   all iterative and bounded.
 //! * [`state_res`]: state resolution v1, v2 and v2.1, as a plain function and as a
 //!   resumable step machine for callers that fetch events asynchronously.
+//! * [`federation`]: server-server federation without I/O: request signing and
+//!   authentication, server keys and a keyring, server-name resolution, transactions
+//!   and EDUs, the membership handshakes, the receipt pipeline and serving history.
 //! * [`conformance`]: answers the JSON-lines conformance protocol, so the library can
 //!   be checked case by case against other implementations.
 //!
@@ -91,6 +94,7 @@ pub mod conformance;
 pub mod crypto;
 pub mod dag;
 pub mod event;
+pub mod federation;
 pub mod id;
 pub mod json;
 pub mod redact;

@@ -47,6 +47,12 @@ pub fn check_auth_events(
             state_key(listed).unwrap_or_default(),
         );
         // Rule C: every listed event is in this room.
+        // Rule C.2 (v12): the selection never picks the create event. Said before the
+        // room check, which a v12 create event (it carries no `room_id`) would fail with
+        // a misleading reason.
+        if version.room_id_from_create_event && key.is(CREATE, "") {
+            return Err(Rejection::UnexpectedAuthEvent { key });
+        }
         let listed_room = str_field(listed, "room_id");
         if listed_room != room_id {
             return Err(Rejection::AuthEventWrongRoom {

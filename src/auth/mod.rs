@@ -2,7 +2,10 @@
 //! (<https://spec.matrix.org/v1.16/rooms/v12/#authorization-rules>), as pure functions
 //! that answer with a typed [`Rejection`].
 //!
-//! Authorization follows "ask, then supply": [`auth_types`] lists the state entries
+//! [`authorize`] is the one call that authorizes an event completely (rules B, C and
+//! the state-dependent rules), and [`authorize_by_auth_events`] is check 4 on receipt
+//! (the event's own auth events as the state). The parts stay available:
+//! authorization follows "ask, then supply": [`auth_types`] lists the state entries
 //! an event needs, the caller looks them up and passes them as [`AuthEvents`] to
 //! [`check`], which applies the create-event rules (A) to a create event and the
 //! state-dependent rules (D to M) to any other. [`check_auth_events`] applies rule C,
@@ -30,6 +33,7 @@
 
 mod aliases;
 mod auth_events;
+mod authorize;
 mod check;
 mod create;
 mod error;
@@ -43,6 +47,7 @@ mod state;
 mod third_party_invite;
 
 pub use auth_events::{check_auth_events, check_room_create_event};
+pub use authorize::{authorize, authorize_by_auth_events};
 pub(crate) use check::check_pdu_as;
 pub use check::{check, check_pdu};
 pub use error::AuthError;

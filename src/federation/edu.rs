@@ -1,0 +1,2 @@
+//! Typed EDUs (ephemeral data units) and their origin checks
+//! (<https://spec.matrix.org/v1.16/server-server-api/#edus>).
