@@ -18,8 +18,10 @@
 
 mod auth_ops;
 mod fields;
+mod key_ops;
 mod ops;
 mod protocol;
+mod request_ops;
 mod resolve_op;
 mod vectors;
 

@@ -22,6 +22,9 @@ pub(crate) fn dispatch(op: &str, request: &Object) -> Option<Result<Object, Fail
         "auth_types" => super::auth_ops::auth_types(request),
         "auth" => super::auth_ops::auth(request),
         "resolve" => super::resolve_op::resolve(request),
+        "sign_request" => super::request_ops::sign_request(request),
+        "verify_request" => super::request_ops::verify_request(request),
+        "verify_key_document" => super::key_ops::verify_key_document(request),
         _ => return None,
     };
     Some(result)

@@ -10,7 +10,21 @@ use crate::json::Object;
 /// Names one outbound request of a step machine, so that replies can come back in any
 /// order. Unique within the step machine that issued it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct RequestId(pub u64);
+pub struct RequestId(u64);
+
+impl RequestId {
+    /// The request ID numbered `number`.
+    #[must_use]
+    pub fn new(number: u64) -> Self {
+        Self(number)
+    }
+
+    /// Its number.
+    #[must_use]
+    pub fn number(self) -> u64 {
+        self.0
+    }
+}
 
 /// An HTTP method of the federation API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
