@@ -75,13 +75,49 @@ async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         config.data_dir.display(),
         key.key_id()
     );
+    let federation = match &config.federation {
+        Some(federation) => {
+            let tls = federation::tls::server_config(&federation.tls_cert, &federation.tls_key)?;
+            let listener = tokio::net::TcpListener::bind(federation.bind).await?;
+            eprintln!(
+                "homeserver: federation listening on https://{}",
+                listener.local_addr()?
+            );
+            if federation.insecure {
+                eprintln!(
+                    "homeserver: WARNING: --federation-insecure: outbound certificates are not \
+                     checked; use it for tests only"
+                );
+            }
+            Some((listener, tls))
+        }
+        None => None,
+    };
     let app = App::new(config, key, storage);
-    axum::serve(listener, router(app))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    let client = axum::serve(listener, router(app.clone())).with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    });
+    match federation {
+        Some((listener, tls)) => {
+            let routes = federation_router(app);
+            tokio::select! {
+                result = client => result?,
+                () = federation::tls::serve(listener, tls, routes) => {}
+            }
+        }
+        None => client.await?,
+    }
+    eprintln!("homeserver: stopped");
     Ok(())
+}
+
+/// The federation listener's routes.
+fn federation_router(app: App) -> Router {
+    federation::router()
+        .fallback(client::unrecognized)
+        .method_not_allowed_fallback(client::method_not_allowed)
+        .layer(DefaultBodyLimit::max(http::MAX_BODY))
+        .with_state(app)
 }
 
 /// The whole HTTP surface.

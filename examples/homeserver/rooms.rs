@@ -623,6 +623,7 @@ mod tests {
             bind: ([127, 0, 0, 1], 0).into(),
             server_name: "test.example".to_owned(),
             data_dir: dir.clone(),
+            federation: None,
         };
         let key = SigningKey::from_seed("ed25519:test", [7; 32]);
         let app = App::new(config, key, Storage::open(&dir).unwrap());

@@ -1,6 +1,10 @@
-//! The read side of federation: the server's self-signed key document
+//! Federation: the TLS listener and its router, the outbound transport, the server's
+//! self-signed key document
 //! (<https://spec.matrix.org/v1.16/server-server-api/#get_matrixkeyv2server>) and the
 //! server version.
+
+pub(crate) mod tls;
+pub(crate) mod transport;
 
 use axum::Json;
 use axum::extract::State;
@@ -41,4 +45,12 @@ pub(crate) async fn version() -> Json<Value> {
     Json(json!({
         "server": { "name": "matrix-serverlib example homeserver", "version": env!("CARGO_PKG_VERSION") }
     }))
+}
+
+/// The routes of the federation listener.
+pub(crate) fn router() -> axum::Router<App> {
+    use axum::routing::get;
+    axum::Router::new()
+        .route("/_matrix/key/v2/server", get(server_keys))
+        .route("/_matrix/federation/v1/version", get(version))
 }

@@ -1,0 +1,536 @@
+#!/usr/bin/env python3
+"""The two-server test of the example homeserver: it federates with a real Synapse.
+
+Builds the example (unless --server-bin is given), installs matrix-synapse and
+matrix-nio from PyPI into a throwaway virtualenv, makes a throwaway test CA with a
+certificate for `localhost`, starts one Synapse and the example on loopback (each
+trusting the CA, each allowed to reach 127.0.0.1 despite its default deny list), and
+checks, one line per step, that the two servers authenticate each other's requests:
+each fetches and validates the other's key document over TLS, each answers the other's
+signed profile queries, and each refuses requests that are unsigned, signed for another
+destination or signed over another URI.
+
+    python3 examples/homeserver/federation_journey.py [--release] [--server-bin PATH]
+                                                      [--keep-data]
+
+Prints one line per step and "N passed, N failed"; exits non-zero on any failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import venv
+from pathlib import Path
+
+SYNAPSE_REQUIREMENT = "matrix-synapse==1.163.2"
+NIO_REQUIREMENT = "matrix-nio>=0.24,<1"
+REPO = Path(__file__).resolve().parents[2]
+IN_VENV = "FEDERATION_JOURNEY_IN_VENV"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--release", action="store_true", help="build with --release")
+    parser.add_argument("--server-bin", help="use this server binary instead of building")
+    parser.add_argument("--keep-data", action="store_true", help="keep the working directory")
+    args = parser.parse_args()
+    if os.environ.get(IN_VENV) == "1":
+        import asyncio
+
+        return asyncio.run(Journey(args.server_bin, args.keep_data).run())
+    server_bin = args.server_bin or build_server(args.release)
+    return run_in_venv(server_bin, args.keep_data)
+
+
+def build_server(release: bool) -> str:
+    """Builds the example and returns the binary's path."""
+    command = ["cargo", "build", "--example", "homeserver"] + (["--release"] if release else [])
+    print("$ " + " ".join(command), flush=True)
+    subprocess.run(command, cwd=REPO, check=True)
+    target = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
+    return str(target / ("release" if release else "debug") / "examples" / "homeserver")
+
+
+def run_in_venv(server_bin: str, keep_data: bool) -> int:
+    """Creates a throwaway virtualenv with Synapse and matrix-nio and runs this script in it."""
+    venv_dir = tempfile.mkdtemp(prefix="federation-journey-venv-")
+    try:
+        print(f"creating a virtualenv in {venv_dir} with {SYNAPSE_REQUIREMENT}, {NIO_REQUIREMENT}",
+              flush=True)
+        venv.create(venv_dir, with_pip=True)
+        python = str(Path(venv_dir) / "bin" / "python")
+        subprocess.run(
+            [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+             SYNAPSE_REQUIREMENT, NIO_REQUIREMENT],
+            check=True,
+        )
+        command = [python, __file__, "--server-bin", server_bin] + (["--keep-data"] if keep_data else [])
+        return subprocess.run(command, env={**os.environ, IN_VENV: "1"}).returncode
+    finally:
+        shutil.rmtree(venv_dir, ignore_errors=True)
+
+
+# --- everything below runs inside the virtualenv, with Synapse and matrix-nio ----------
+
+
+class StepFailed(Exception):
+    """A check of the journey did not hold."""
+
+
+def expect(condition: bool, message: str) -> None:
+    if not condition:
+        raise StepFailed(message)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def make_test_ca(directory: Path) -> None:
+    """Writes ca.crt, and localhost.crt / localhost.key signed by it (valid for the name
+    `localhost` and the address 127.0.0.1), with the `cryptography` package."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "federation journey test CA")])
+    ca_cert = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=2))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
+                          content_commitment=False, key_encipherment=False,
+                          data_encipherment=False, key_agreement=False,
+                          encipher_only=False, decipher_only=False),
+            critical=True,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    leaf_key = ec.generate_private_key(ec.SECP256R1())
+    leaf_cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+        .issuer_name(ca_name)
+        .public_key(leaf_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=2))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]),
+                       critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    pem = serialization.Encoding.PEM
+    (directory / "ca.crt").write_bytes(ca_cert.public_bytes(pem))
+    (directory / "localhost.crt").write_bytes(leaf_cert.public_bytes(pem))
+    (directory / "localhost.key").write_bytes(
+        leaf_key.private_bytes(pem, serialization.PrivateFormat.PKCS8,
+                               serialization.NoEncryption())
+    )
+
+
+class Process:
+    """A server as a child process with its log in the working directory."""
+
+    def __init__(self, name: str, workdir: Path):
+        self.name = name
+        self.log_path = workdir / f"{name}.log"
+        self.process: subprocess.Popen | None = None
+
+    def spawn(self, command: list[str], cwd: Path | None = None) -> None:
+        log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(command, stdout=log, stderr=log, cwd=cwd)
+
+    async def wait_for(self, url: str, attempts: int = 600) -> None:
+        import asyncio
+        import urllib.request
+
+        for _ in range(attempts):
+            if self.process is None or self.process.poll() is not None:
+                code = None if self.process is None else self.process.returncode
+                raise StepFailed(f"{self.name} exited with {code}; see {self.log_path}")
+            try:
+                with urllib.request.urlopen(url, timeout=1):
+                    return
+            except OSError:
+                await asyncio.sleep(0.1)
+        raise StepFailed(f"{self.name} did not start listening on {url}")
+
+    def stop(self) -> None:
+        import signal
+
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+class Ours(Process):
+    """The example homeserver: client API on one port, federation (TLS) on another, the
+    server name naming the federation port."""
+
+    def __init__(self, binary: str, workdir: Path):
+        super().__init__("ours", workdir)
+        self.binary = binary
+        self.workdir = workdir
+        self.client_port = free_port()
+        self.federation_port = free_port()
+        self.server_name = f"localhost:{self.federation_port}"
+        self.url = f"http://127.0.0.1:{self.client_port}"
+        self.federation_url = f"https://127.0.0.1:{self.federation_port}"
+        self.data_dir = workdir / "ours-data"
+
+    async def start(self) -> None:
+        tls = self.workdir / "tls"
+        self.spawn([
+            self.binary, "--bind", f"127.0.0.1:{self.client_port}",
+            "--server-name", self.server_name, "--data-dir", str(self.data_dir),
+            "--federation-bind", f"127.0.0.1:{self.federation_port}",
+            "--tls-cert", str(tls / "localhost.crt"), "--tls-key", str(tls / "localhost.key"),
+            "--federation-ca", str(tls / "ca.crt"), "--federation-allow-ip", "127.0.0.0/8",
+        ])
+        await self.wait_for(self.url + "/_matrix/client/versions")
+
+    def signing_key(self):
+        """Our server's signing key, read from its key file (Synapse's format)."""
+        from signedjson.key import decode_signing_key_base64
+
+        algorithm, version, seed = (self.data_dir / "signing.key").read_text().split()
+        return decode_signing_key_base64(algorithm, version, seed)
+
+
+class Synapse(Process):
+    """One Synapse with a TLS listener serving both the client and federation APIs."""
+
+    def __init__(self, workdir: Path):
+        super().__init__("synapse", workdir)
+        self.workdir = workdir
+        self.port = free_port()
+        self.server_name = f"localhost:{self.port}"
+        self.url = f"https://127.0.0.1:{self.port}"
+        self.dir = workdir / "synapse"
+
+    def configure(self) -> None:
+        self.dir.mkdir()
+        tls = self.workdir / "tls"
+        config = {
+            "server_name": self.server_name,
+            "pid_file": str(self.dir / "homeserver.pid"),
+            "listeners": [{
+                "port": self.port, "bind_addresses": ["127.0.0.1"], "type": "http",
+                "tls": True, "x_forwarded": False,
+                "resources": [{"names": ["client", "federation", "keys"], "compress": False}],
+            }],
+            "tls_certificate_path": str(tls / "localhost.crt"),
+            "tls_private_key_path": str(tls / "localhost.key"),
+            "federation_custom_ca_list": [str(tls / "ca.crt")],
+            "federation_verify_certificates": True,
+            "ip_range_whitelist": ["127.0.0.0/8"],
+            "trusted_key_servers": [],
+            "suppress_key_server_warning": True,
+            "database": {"name": "sqlite3", "args": {"database": str(self.dir / "homeserver.db")}},
+            "media_store_path": str(self.dir / "media"),
+            "signing_key_path": str(self.dir / "signing.key"),
+            "log_config": str(self.dir / "log.yaml"),
+            "report_stats": False,
+            "enable_registration": True,
+            "enable_registration_without_verification": True,
+            "registration_shared_secret": "journey",
+            "macaroon_secret_key": "journey-macaroon",
+            "form_secret": "journey-form",
+            "presence": {"enabled": True},
+            "rc_message": {"per_second": 1000, "burst_count": 1000},
+            "rc_registration": {"per_second": 1000, "burst_count": 1000},
+            "rc_login": {"address": {"per_second": 1000, "burst_count": 1000},
+                         "account": {"per_second": 1000, "burst_count": 1000},
+                         "failed_attempts": {"per_second": 1000, "burst_count": 1000}},
+            "rc_joins": {"local": {"per_second": 1000, "burst_count": 1000},
+                         "remote": {"per_second": 1000, "burst_count": 1000}},
+            "rc_federation": {"window_size": 1000, "sleep_limit": 1000, "sleep_delay": 1,
+                              "reject_limit": 1000, "concurrent": 100},
+            "federation_rr_transactions_per_room_per_second": 1000,
+        }
+        (self.dir / "homeserver.yaml").write_text(json.dumps(config, indent=1))
+        (self.dir / "log.yaml").write_text(
+            "version: 1\n"
+            "formatters: {precise: {format: '%(asctime)s %(name)s %(levelname)s %(message)s'}}\n"
+            "handlers: {file: {class: logging.FileHandler, formatter: precise, "
+            f"filename: '{self.dir / 'homeserver.log'}'}}}}\n"
+            "root: {level: INFO, handlers: [file]}\n"
+            "disable_existing_loggers: false\n"
+        )
+        subprocess.run(
+            [sys.executable, "-m", "synapse.app.homeserver", "-c", str(self.dir / "homeserver.yaml"),
+             "--generate-keys"],
+            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+
+    async def start(self) -> None:
+        self.spawn([sys.executable, "-m", "synapse.app.homeserver", "-c",
+                    str(self.dir / "homeserver.yaml")], cwd=self.dir)
+        await self.wait_for_tls(self.url + "/_matrix/client/versions")
+
+    async def wait_for_tls(self, url: str) -> None:
+        import asyncio
+        import ssl
+        import urllib.request
+
+        context = ssl.create_default_context(cafile=str(self.workdir / "tls" / "ca.crt"))
+        for _ in range(900):
+            if self.process is None or self.process.poll() is not None:
+                raise StepFailed(f"synapse exited; see {self.dir / 'homeserver.log'}")
+            try:
+                with urllib.request.urlopen(url, timeout=1, context=context):
+                    return
+            except OSError:
+                await asyncio.sleep(0.1)
+        raise StepFailed("synapse did not start listening")
+
+    def signing_key(self):
+        from signedjson.key import read_signing_keys
+
+        with open(self.dir / "signing.key") as file:
+            return read_signing_keys(file)[0]
+
+
+class Journey:
+    def __init__(self, server_bin: str, keep_data: bool):
+        self.workdir = Path(tempfile.mkdtemp(prefix="federation-journey-"))
+        self.ours = Ours(server_bin, self.workdir)
+        self.synapse = Synapse(self.workdir)
+        self.keep_data = keep_data
+        self.passed = 0
+        self.failed = 0
+
+    async def run(self) -> int:
+        import logging
+
+        logging.getLogger("nio").setLevel(logging.CRITICAL)
+        steps = [
+            self.make_certificates,
+            self.start_synapse,
+            self.start_ours,
+            self.register_users,
+            self.synapse_reads_our_profile,
+            self.we_read_synapse_profile,
+            self.synapse_validated_our_keys,
+            self.synapse_refuses_misdirected_requests,
+            self.we_refuse_misdirected_requests,
+        ]
+        try:
+            for step in steps:
+                name = step.__name__.replace("_", " ")
+                try:
+                    await step()
+                except Exception as error:  # a failed step ends the journey
+                    self.failed += 1
+                    print(f"FAIL {name}: {type(error).__name__}: {error}", flush=True)
+                    break
+                self.passed += 1
+                print(f"PASS {name}", flush=True)
+        finally:
+            self.ours.stop()
+            self.synapse.stop()
+            if self.failed:
+                print(f"logs: {self.workdir}/ours.log, {self.synapse.dir}/homeserver.log")
+            elif not self.keep_data:
+                shutil.rmtree(self.workdir, ignore_errors=True)
+        not_run = len(steps) - self.passed - self.failed
+        print(f"federation journey: {self.passed} passed, {self.failed} failed"
+              + (f", {not_run} skipped" if not_run else ""))
+        return 0 if self.failed == 0 else 1
+
+    # --- helpers ------------------------------------------------------------------------
+
+    def ssl_context(self):
+        import ssl
+
+        return ssl.create_default_context(cafile=str(self.workdir / "tls" / "ca.crt"))
+
+    async def request(self, method: str, url: str, token: str | None = None,
+                      body: dict | None = None, headers: dict | None = None):
+        """An HTTP(S) request trusting the test CA; returns (status, parsed JSON or None)."""
+        import aiohttp
+
+        all_headers = dict(headers or {})
+        if token:
+            all_headers["Authorization"] = f"Bearer {token}"
+        data = None if body is None else json.dumps(body).encode()
+        if data is not None:
+            all_headers["Content-Type"] = "application/json"
+        import yarl
+
+        connector = aiohttp.TCPConnector(ssl=self.ssl_context())
+        # `encoded=True`: send the request-target exactly as given (and as signed); yarl
+        # would otherwise decode `%40` and `%3A` in the query.
+        target = yarl.URL(url, encoded=True)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            async with session.request(method, target, data=data, headers=all_headers,
+                                       timeout=aiohttp.ClientTimeout(total=60)) as response:
+                text = await response.text()
+                try:
+                    return response.status, json.loads(text)
+                except ValueError:
+                    return response.status, None
+
+    def x_matrix(self, key, origin: str, destination: str, method: str, uri: str,
+                 content: dict | None = None) -> str:
+        """An X-Matrix header as Synapse builds one, signed by `key`."""
+        from signedjson.sign import sign_json
+
+        request = {"method": method, "uri": uri, "origin": origin, "destination": destination}
+        if content is not None:
+            request["content"] = content
+        signed = sign_json(request, origin, key)
+        sig = signed["signatures"][origin][f"{key.alg}:{key.version}"]
+        return (f'X-Matrix origin="{origin}",key="{key.alg}:{key.version}",sig="{sig}",'
+                f'destination="{destination}"')
+
+    async def register(self, base_url: str, name: str) -> tuple[str, str]:
+        status, body = await self.request(
+            "POST", base_url + "/_matrix/client/v3/register",
+            body={"username": name, "password": f"{name}-password",
+                  "auth": {"type": "m.login.dummy"}},
+        )
+        expect(status == 200, f"register {name} at {base_url}: {status} {body}")
+        return body["user_id"], body["access_token"]
+
+    # --- steps --------------------------------------------------------------------------
+
+    async def make_certificates(self):
+        (self.workdir / "tls").mkdir()
+        make_test_ca(self.workdir / "tls")
+
+    async def start_synapse(self):
+        self.synapse.configure()
+        await self.synapse.start()
+
+    async def start_ours(self):
+        await self.ours.start()
+        status, body = await self.request(
+            "GET", self.ours.federation_url + "/_matrix/federation/v1/version")
+        expect(status == 200 and "server" in body, f"our federation /version: {status} {body}")
+
+    async def register_users(self):
+        self.alice, self.alice_token = await self.register(self.ours.url, "alice")
+        self.bob, self.bob_token = await self.register(self.synapse.url, "bob")
+        for url, user, token, name in ((self.ours.url, self.alice, self.alice_token, "Alice 🌸"),
+                                       (self.synapse.url, self.bob, self.bob_token, "Bob")):
+            status, body = await self.request(
+                "PUT", f"{url}/_matrix/client/v3/profile/{user}/displayname", token,
+                {"displayname": name})
+            expect(status == 200, f"set display name of {user}: {status} {body}")
+
+    async def synapse_validated_our_keys(self):
+        """Synapse fetched our key document over TLS to authenticate our request, and now
+        serves it, countersigned, as a notary (it answers from its cache only)."""
+        key = self.ours.signing_key()
+        key_id = f"{key.alg}:{key.version}"
+        status, body = await self.request(
+            "GET", f"{self.synapse.url}/_matrix/key/v2/query/{self.ours.server_name}")
+        expect(status == 200, f"notary query: {status} {body}")
+        documents = body.get("server_keys", [])
+        expect(len(documents) == 1, f"expected one key document, got {body}")
+        document = documents[0]
+        expect(document["server_name"] == self.ours.server_name, f"document: {document}")
+        expect(key_id in document["verify_keys"], f"our key {key_id} not in {document}")
+        expect(self.synapse.server_name in document["signatures"], "not countersigned by Synapse")
+
+    async def synapse_reads_our_profile(self):
+        """Bob's server asks ours for Alice's profile: a signed request it makes, that we
+        authenticate (fetching and validating Synapse's keys) and answer."""
+        status, body = await self.request(
+            "GET", f"{self.synapse.url}/_matrix/client/v3/profile/{self.alice}", self.bob_token)
+        expect(status == 200 and body.get("displayname") == "Alice 🌸",
+               f"Synapse's view of {self.alice}: {status} {body}")
+
+    async def we_read_synapse_profile(self):
+        """Alice's server asks Synapse for Bob's profile: our signed request, which Synapse
+        authenticates by fetching our key document."""
+        status, body = await self.request(
+            "GET", f"{self.ours.url}/_matrix/client/v3/profile/{self.bob}", self.alice_token)
+        expect(status == 200 and body.get("displayname") == "Bob",
+               f"our view of {self.bob}: {status} {body}")
+
+    async def synapse_refuses_misdirected_requests(self):
+        """Requests signed with our key but not for what is sent: Synapse answers 401."""
+        from urllib.parse import quote
+
+        key = self.ours.signing_key()
+        uri = f"/_matrix/federation/v1/query/profile?user_id={quote(self.bob, safe='')}"
+        url = self.synapse.url + uri
+        origin = self.ours.server_name
+        good = self.x_matrix(key, origin, self.synapse.server_name, "GET", uri)
+        status, body = await self.request("GET", url, headers={"Authorization": good})
+        expect(status == 200, f"a correctly signed request: {status} {body}")
+        cases = {
+            "unsigned": None,
+            "another destination": self.x_matrix(key, origin, "localhost:1", "GET", uri),
+            "another URI": self.x_matrix(key, origin, self.synapse.server_name, "GET",
+                                         uri + "&field=displayname"),
+            "another method": self.x_matrix(key, origin, self.synapse.server_name, "POST", uri),
+        }
+        for name, header in cases.items():
+            headers = {} if header is None else {"Authorization": header}
+            status, body = await self.request("GET", url, headers=headers)
+            expect(status == 401, f"{name}: Synapse answered {status} {body}")
+
+    async def we_refuse_misdirected_requests(self):
+        """The same requests to us, signed with Synapse's key: 401 M_UNAUTHORIZED unless
+        signed for exactly what is sent."""
+        from urllib.parse import quote
+
+        key = self.synapse.signing_key()
+        uri = f"/_matrix/federation/v1/query/profile?user_id={quote(self.alice, safe='')}"
+        url = self.ours.federation_url + uri
+        origin = self.synapse.server_name
+        good = self.x_matrix(key, origin, self.ours.server_name, "GET", uri)
+        status, body = await self.request("GET", url, headers={"Authorization": good})
+        expect(status == 200 and body.get("displayname") == "Alice 🌸",
+               f"a correctly signed request: {status} {body}")
+        cases = {
+            "unsigned": None,
+            "another destination": self.x_matrix(key, origin, "localhost:1", "GET", uri),
+            "another URI": self.x_matrix(key, origin, self.ours.server_name, "GET",
+                                         uri + "&field=displayname"),
+            "another method": self.x_matrix(key, origin, self.ours.server_name, "POST", uri),
+        }
+        for name, header in cases.items():
+            headers = {} if header is None else {"Authorization": header}
+            status, body = await self.request("GET", url, headers=headers)
+            expect(status == 401 and (body or {}).get("errcode") == "M_UNAUTHORIZED",
+                   f"{name}: we answered {status} {body}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
