@@ -1,20 +1,133 @@
 //! The request-authentication ops: `sign_request` and `verify_request`.
 
+use super::fields;
 use super::protocol::{ErrorWord, Failure};
-use crate::json::Object;
+use crate::base64;
+use crate::crypto::{PublicKeys, SigningKey, VerifyKey};
+use crate::federation::request::{self, IncomingRequest, RequestToSign, begin_authentication_with};
+use crate::federation::xmatrix::Duplicates;
+use crate::json::{self, Object, Value};
 
-/// `sign_request`: not answered yet.
-pub(crate) fn sign_request(_request: &Object) -> Result<Object, Failure> {
-    Err(Failure::new(
-        ErrorWord::Internal,
-        "sign_request is not answered yet",
-    ))
+/// `sign_request`: `method`, `uri`, `origin`, `destination`, `content` (optional),
+/// `key_id`, `seed` → `{"signed": object, "authorization": header}`.
+pub(crate) fn sign_request(request: &Object) -> Result<Object, Failure> {
+    let method = fields::string(request, "method")?;
+    let uri = fields::string(request, "uri")?;
+    let origin = fields::string(request, "origin")?;
+    let destination = fields::string(request, "destination")?;
+    let content = optional_object(request, "content")?;
+    let key = signing_key(request)?;
+    for (name, text) in [
+        ("method", method),
+        ("uri", uri),
+        ("origin", origin),
+        ("destination", destination),
+    ] {
+        if !text.is_ascii() {
+            return Err(bad_input(format!("{name} must be ASCII")));
+        }
+    }
+    let to_sign = RequestToSign::new(method, uri, origin, destination, content);
+    let signed = request::sign_request(&to_sign, &key).map_err(bad_input)?;
+    let mut answer = Object::new();
+    answer.insert("signed", Value::Object(signed.signed));
+    answer.insert("authorization", Value::String(signed.authorization));
+    Ok(answer)
 }
 
-/// `verify_request`: not answered yet.
-pub(crate) fn verify_request(_request: &Object) -> Result<Object, Failure> {
-    Err(Failure::new(
-        ErrorWord::Internal,
-        "verify_request is not answered yet",
-    ))
+/// `verify_request`: `method`, `uri`, `destination`, `authorization` (header values),
+/// `content` (optional), `keys` → `{"valid": bool, "origin": server}` (`origin` only
+/// when valid). Duplicate header parameters are read as Synapse reads them (the later
+/// wins), which is what the protocol describes.
+pub(crate) fn verify_request(request: &Object) -> Result<Object, Failure> {
+    let method = fields::string(request, "method")?;
+    let uri = fields::string(request, "uri")?;
+    let destination = fields::string(request, "destination")?;
+    let authorization = header_values(request)?;
+    let content = optional_object(request, "content")?;
+    let keys = held_keys(request)?;
+    let body = content
+        .map(|content| json::to_vec(&Value::Object(content.clone())))
+        .unwrap_or_default();
+    let headers: Vec<&[u8]> = authorization.iter().map(|value| value.as_bytes()).collect();
+    let incoming = IncomingRequest::new(method, uri, &body, &headers);
+    let outcome = begin_authentication_with(&incoming, &[destination], Duplicates::LastWins)
+        .and_then(|pending| pending.finish(&keys));
+    let mut answer = Object::new();
+    match outcome {
+        Ok(authenticated) => {
+            answer.insert("valid", Value::Bool(true));
+            answer.insert("origin", Value::String(authenticated.origin));
+        }
+        Err(error) => {
+            answer.insert("valid", Value::Bool(false));
+            answer.insert("reason", Value::String(error.to_string()));
+        }
+    }
+    Ok(answer)
+}
+
+/// The `authorization` field: a list of strings.
+fn header_values(request: &Object) -> Result<Vec<&str>, Failure> {
+    let Value::Array(values) = fields::required(request, "authorization")? else {
+        return Err(bad_input("field 'authorization' has the wrong kind"));
+    };
+    values
+        .iter()
+        .map(|value| {
+            value
+                .as_str()
+                .ok_or_else(|| bad_input("authorization must be a list of strings"))
+        })
+        .collect()
+}
+
+/// The optional object field `name`.
+fn optional_object<'a>(request: &'a Object, name: &str) -> Result<Option<&'a Object>, Failure> {
+    match request.get(name) {
+        None => Ok(None),
+        Some(_) => fields::object(request, name).map(Some),
+    }
+}
+
+/// The key from `key_id` (an `ed25519:` ID) and `seed`.
+fn signing_key(request: &Object) -> Result<SigningKey, Failure> {
+    let key_id = fields::string(request, "key_id")?;
+    let algorithm = key_id
+        .split_once(':')
+        .map_or(key_id, |(algorithm, _)| algorithm);
+    if algorithm != "ed25519" {
+        return Err(bad_input(format!(
+            "unsupported key algorithm '{algorithm}'"
+        )));
+    }
+    let seed = fields::string(request, "seed")?;
+    let seed = base64::decode_array::<32>(seed).map_err(|_| bad_input("seed must be 32 bytes"))?;
+    Ok(SigningKey::from_seed(key_id, seed))
+}
+
+/// The `keys` field, `{server: {key_id: b64 public key}}`. Only `ed25519:` key IDs can
+/// be held, so entries under other IDs are skipped without being read.
+fn held_keys(request: &Object) -> Result<PublicKeys, Failure> {
+    let mut keys = PublicKeys::new();
+    for (server, by_id) in fields::object(request, "keys")? {
+        let by_id = by_id
+            .as_object()
+            .ok_or_else(|| bad_input(format!("keys of {server} are not an object")))?;
+        for (key_id, key) in by_id {
+            if !key_id.starts_with("ed25519:") {
+                continue;
+            }
+            let key = key
+                .as_str()
+                .and_then(|text| VerifyKey::from_base64(text).ok())
+                .ok_or_else(|| bad_input(format!("key '{key_id}' is not a valid ed25519 key")))?;
+            keys.insert(server, key_id, key);
+        }
+    }
+    Ok(keys)
+}
+
+fn bad_input(message: impl ToString) -> Failure {
+    Failure::new(ErrorWord::BadInput, message.to_string())
 }
