@@ -12,6 +12,8 @@ use matrix_serverlib::crypto::SigningKey;
 
 use crate::config::Config;
 use crate::error::{ApiError, ApiResult};
+use crate::federation::peers::Peers;
+use crate::federation::server_keys::ServerKeys;
 use crate::storage::Storage;
 
 /// The shared server state; cheap to clone.
@@ -25,6 +27,8 @@ struct Inner {
     /// Bumped after every change a `/sync` could report.
     changes: watch::Sender<u64>,
     typing: Mutex<Typing>,
+    /// The federation client and the keyring; `None` when federation is off.
+    federation: Option<(Peers, ServerKeys)>,
 }
 
 /// Who is typing where, and when each room last changed.
@@ -38,7 +42,12 @@ struct Typing {
 
 impl App {
     /// Wraps the opened database and key.
-    pub(crate) fn new(config: Config, key: SigningKey, storage: Storage) -> Self {
+    pub(crate) fn new(
+        config: Config,
+        key: SigningKey,
+        storage: Storage,
+        federation: Option<(Peers, ServerKeys)>,
+    ) -> Self {
         let (changes, _) = watch::channel(0);
         Self(Arc::new(Inner {
             config,
@@ -46,7 +55,26 @@ impl App {
             storage: Mutex::new(storage),
             changes,
             typing: Mutex::new(Typing::default()),
+            federation,
         }))
+    }
+
+    /// The federation client, when federation is on.
+    pub(crate) fn peers(&self) -> Option<&Peers> {
+        self.0.federation.as_ref().map(|(peers, _)| peers)
+    }
+
+    /// The keyring of other servers' keys.
+    ///
+    /// # Errors
+    ///
+    /// An internal error when federation is off (no federation route is served then).
+    pub(crate) fn server_keys(&self) -> ApiResult<&ServerKeys> {
+        self.0
+            .federation
+            .as_ref()
+            .map(|(_, keys)| keys)
+            .ok_or_else(|| ApiError::internal("server keys", "federation is off"))
     }
 
     /// The configuration.

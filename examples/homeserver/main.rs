@@ -30,6 +30,8 @@ use axum::routing::get;
 use rand::RngExt;
 use rand::distr::Alphanumeric;
 
+use matrix_serverlib::id::ServerName;
+
 use crate::app::App;
 use crate::config::{Config, USAGE};
 use crate::storage::Storage;
@@ -75,6 +77,17 @@ async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         config.data_dir.display(),
         key.key_id()
     );
+    let peers = match &config.federation {
+        Some(federation) => {
+            let peers =
+                federation::peers::Peers::new(federation, &config.server_name, key.clone())?;
+            let own = ServerName::parse(&config.server_name)?;
+            let stored = storage.server_key_entries().map_err(|e| e.to_string())?;
+            let keys = federation::server_keys::ServerKeys::new(&own, &key, &stored);
+            Some((peers, keys))
+        }
+        None => None,
+    };
     let federation = match &config.federation {
         Some(federation) => {
             let tls = federation::tls::server_config(&federation.tls_cert, &federation.tls_key)?;
@@ -93,7 +106,7 @@ async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         }
         None => None,
     };
-    let app = App::new(config, key, storage);
+    let app = App::new(config, key, storage, peers);
     let client = axum::serve(listener, router(app.clone())).with_graceful_shutdown(async {
         let _ = tokio::signal::ctrl_c().await;
     });

@@ -626,7 +626,7 @@ mod tests {
             federation: None,
         };
         let key = SigningKey::from_seed("ed25519:test", [7; 32]);
-        let app = App::new(config, key, Storage::open(&dir).unwrap());
+        let app = App::new(config, key, Storage::open(&dir).unwrap(), None);
         (app, Storage::open(&dir).unwrap(), dir)
     }
 

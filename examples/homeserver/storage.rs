@@ -110,6 +110,12 @@ CREATE TABLE IF NOT EXISTS filters (
     user_id TEXT NOT NULL,
     json TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS server_keys (
+    server TEXT NOT NULL,
+    key_id TEXT NOT NULL,
+    entry TEXT NOT NULL,
+    PRIMARY KEY (server, key_id)
+);
 ";
 
 /// An event as stored, with where it sits in the stream.
@@ -691,6 +697,31 @@ impl Storage {
             params![user_id, filter],
         )?;
         Ok(self.conn.last_insert_rowid())
+    }
+
+    // --- other servers' keys ------------------------------------------------------------
+
+    /// Every stored key entry of other servers, as the keyring exported them (JSON).
+    pub(crate) fn server_key_entries(&self) -> ApiResult<Vec<String>> {
+        let mut statement = self.conn.prepare("SELECT entry FROM server_keys")?;
+        let rows = statement.query_map([], |row| row.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Stores key entries `(server, key_id, entry JSON)`, replacing older ones.
+    pub(crate) fn put_server_keys(
+        &mut self,
+        entries: &[(String, String, String)],
+    ) -> ApiResult<()> {
+        let transaction = self.conn.transaction()?;
+        for (server, key_id, entry) in entries {
+            transaction.execute(
+                "INSERT OR REPLACE INTO server_keys (server, key_id, entry) VALUES (?1, ?2, ?3)",
+                params![server, key_id, entry],
+            )?;
+        }
+        transaction.commit()?;
+        Ok(())
     }
 
     /// A stored filter of the user.

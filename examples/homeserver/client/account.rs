@@ -8,7 +8,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use matrix_serverlib::federation::outbound::Method;
+use matrix_serverlib::federation::path;
 use matrix_serverlib::id::UserId;
+use matrix_serverlib::json::Value as CanonicalValue;
 
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
@@ -219,11 +222,7 @@ pub(crate) async fn profile(
     State(app): State<App>,
     Path(user_id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let lookup = user_id.clone();
-    let (displayname, avatar_url) = app
-        .db(move |store| store.profile(&lookup))
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("unknown user {user_id}")))?;
+    let (displayname, avatar_url) = lookup_profile(&app, &user_id, None).await?;
     let mut body = json!({});
     if let Some(name) = displayname {
         body["displayname"] = json!(name);
@@ -240,11 +239,7 @@ pub(crate) async fn profile_field(
     Path((user_id, field)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
     let field = ProfileField::parse(&field)?;
-    let lookup = user_id.clone();
-    let (displayname, avatar_url) = app
-        .db(move |store| store.profile(&lookup))
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("unknown user {user_id}")))?;
+    let (displayname, avatar_url) = lookup_profile(&app, &user_id, Some(field)).await?;
     let value = match field {
         ProfileField::Displayname => displayname,
         ProfileField::AvatarUrl => avatar_url,
@@ -281,6 +276,54 @@ pub(crate) async fn set_profile_field(
     })
     .await?;
     Ok(Json(json!({})))
+}
+
+/// A user's display name and avatar URL: from the database for our users, over
+/// federation (`/query/profile`) for others.
+async fn lookup_profile(
+    app: &App,
+    user_id: &str,
+    field: Option<ProfileField>,
+) -> ApiResult<(Option<String>, Option<String>)> {
+    let parsed = UserId::parse(user_id)
+        .map_err(|e| ApiError::invalid_param(format!("user ID {user_id}: {e}")))?;
+    if parsed.server_name() == app.server_name() {
+        let lookup = user_id.to_owned();
+        return app
+            .db(move |store| store.profile(&lookup))
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("unknown user {user_id}")));
+    }
+    let peers = app
+        .peers()
+        .ok_or_else(|| ApiError::not_found(format!("{user_id} is on another server")))?;
+    let uri = path::query_profile(&parsed, field.map(ProfileField::key));
+    let (status, body) = peers
+        .request(parsed.server_name(), Method::Get, &uri, None)
+        .await
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "M_UNKNOWN",
+                format!("{}: {e}", parsed.server_name()),
+            )
+        })?;
+    if status == 404 {
+        return Err(ApiError::not_found(format!("unknown user {user_id}")));
+    }
+    if status != 200 {
+        return Err(ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "M_UNKNOWN",
+            format!("{} answered {status}", parsed.server_name()),
+        ));
+    }
+    let text = |key: &str| {
+        body.get(key)
+            .and_then(CanonicalValue::as_str)
+            .map(str::to_owned)
+    };
+    Ok((text("displayname"), text("avatar_url")))
 }
 
 /// The profile fields this server keeps.

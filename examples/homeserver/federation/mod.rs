@@ -3,6 +3,10 @@
 //! (<https://spec.matrix.org/v1.16/server-server-api/#get_matrixkeyv2server>) and the
 //! server version.
 
+pub(crate) mod inbound;
+pub(crate) mod peers;
+pub(crate) mod query;
+pub(crate) mod server_keys;
 pub(crate) mod tls;
 pub(crate) mod transport;
 
@@ -10,33 +14,17 @@ use axum::Json;
 use axum::extract::State;
 use serde_json::{Value, json};
 
-use matrix_serverlib::crypto::sign_json;
-use matrix_serverlib::json::{Object, Value as CanonicalValue};
+use matrix_serverlib::id::ServerName;
+use matrix_serverlib::json::Value as CanonicalValue;
 
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
 
-/// How long others may cache the key document: one week.
-const KEY_VALIDITY_MS: i64 = 7 * 24 * 60 * 60 * 1000;
-
-/// `GET /_matrix/key/v2/server`: the verify key, signed by itself with the library's
-/// canonical-JSON signing.
+/// `GET /_matrix/key/v2/server`: our key document, built and signed by the core.
 pub(crate) async fn server_keys(State(app): State<App>) -> ApiResult<Json<Value>> {
-    let key = app.key();
-    let mut verify_key = Object::new();
-    verify_key.insert("key", CanonicalValue::from(key.public_key().to_base64()));
-    let mut verify_keys = Object::new();
-    verify_keys.insert(key.key_id(), CanonicalValue::Object(verify_key));
-    let mut document = Object::new();
-    document.insert("server_name", CanonicalValue::from(app.server_name()));
-    document.insert(
-        "valid_until_ts",
-        CanonicalValue::from(crate::now_ms() + KEY_VALIDITY_MS),
-    );
-    document.insert("verify_keys", CanonicalValue::Object(verify_keys));
-    document.insert("old_verify_keys", CanonicalValue::Object(Object::new()));
-    sign_json(&mut document, app.server_name(), key)
-        .map_err(|e| ApiError::internal("sign keys", e))?;
+    let name =
+        ServerName::parse(app.server_name()).map_err(|e| ApiError::internal("server name", e))?;
+    let document = server_keys::own_document(&name, app.key(), crate::now_ms())?;
     Ok(Json(Value::from(&CanonicalValue::Object(document))))
 }
 
@@ -53,4 +41,9 @@ pub(crate) fn router() -> axum::Router<App> {
     axum::Router::new()
         .route("/_matrix/key/v2/server", get(server_keys))
         .route("/_matrix/federation/v1/version", get(version))
+        .route("/_matrix/federation/v1/query/profile", get(query::profile))
+        .route(
+            "/_matrix/federation/v1/query/directory",
+            get(query::directory),
+        )
 }
