@@ -1553,7 +1553,9 @@ def fed_user_id(rng: random.Random) -> str:
 
 def some_events(rng: random.Random, rooms: dict[str, RoomBuilder], count: int) -> list[JsonDict]:
     """``count`` real PDUs drawn from the generated rooms."""
-    return [copy.deepcopy(rng.choice(rooms[rng.choice(ROOM_VERSIONS)].log)[1]) for _ in range(count)]
+    return [
+        copy.deepcopy(rng.choice(rooms[rng.choice(ROOM_VERSIONS)].log)[1]) for _ in range(count)
+    ]
 
 
 def offered_versions(rng: random.Random) -> list[tuple[str, str]]:
@@ -1561,19 +1563,22 @@ def offered_versions(rng: random.Random) -> list[tuple[str, str]]:
     return [("ver", v) for v in rng.sample(OFFERED_VERSIONS, rng.randint(1, len(OFFERED_VERSIONS)))]
 
 
+#: The endpoints :func:`random_request` draws from (``send`` three times as often).
+REQUEST_KINDS = """
+version event state state_ids backfill get_missing_events make_join make_leave
+make_knock send_join send_leave send_knock invite_v2 invite_v1 send send send
+query_directory query_profile user_devices user_keys_query user_keys_claim key_query
+key_server public_rooms_get public_rooms_post event_auth timestamp_to_event hierarchy
+exchange_third_party_invite media_download
+""".split()
+
+
 def random_request(
     rng: random.Random, rooms: dict[str, RoomBuilder], origin: str
 ) -> tuple[str, str, JsonDict | None, str]:
     """A federation request Synapse could send: (method, uri, body, what)."""
     room, event, user = fed_room_id(rng), fed_event_id(rng), fed_user_id(rng)
-    kind = rng.choice(
-        ["version", "event", "state", "state_ids", "backfill", "get_missing_events",
-         "make_join", "make_leave", "make_knock", "send_join", "send_leave", "send_knock",
-         "invite_v2", "invite_v1", "send", "send", "send", "query_directory", "query_profile",
-         "user_devices", "user_keys_query", "user_keys_claim", "key_query", "key_server",
-         "public_rooms_get", "public_rooms_post", "event_auth", "timestamp_to_event",
-         "hierarchy", "exchange_third_party_invite", "media_download"]
-    )  # fmt: skip
+    kind = rng.choice(REQUEST_KINDS)
     body: JsonDict | None = None
     method = "GET"
     if kind == "version":
@@ -1584,7 +1589,9 @@ def random_request(
         uri = with_query(fed_path(f"/{kind}/%s", room), [("event_id", event)])
     elif kind == "backfill":
         ids = [("v", fed_event_id(rng)) for _ in range(rng.randint(1, 4))]
-        uri = with_query(fed_path("/backfill/%s", room), ids + [("limit", str(rng.randint(1, 100)))])
+        uri = with_query(
+            fed_path("/backfill/%s", room), ids + [("limit", str(rng.randint(1, 100)))]
+        )
     elif kind == "get_missing_events":
         method = "POST"
         uri = fed_path("/get_missing_events/%s", room)
@@ -1595,9 +1602,11 @@ def random_request(
             "min_depth": rng.randint(0, 50),
         }
     elif kind in ("make_join", "make_knock"):
-        query = offered_versions(rng) if kind == "make_join" else [
-            ("ver", str(v)) for v in range(7, 13)
-        ]
+        query = (
+            offered_versions(rng)
+            if kind == "make_join"
+            else [("ver", str(v)) for v in range(7, 13)]
+        )
         uri = with_query(fed_path(f"/{kind}/%s/%s", room, user), query)
     elif kind == "make_leave":
         uri = fed_path("/make_leave/%s/%s", room, user)
@@ -1618,10 +1627,14 @@ def random_request(
             "room_version": version,
             "event": pdu,
             "invite_room_state": [
-                {"type": "m.room.name", "state_key": "", "sender": user,
-                 "content": {"name": random_text(rng, 3)}}
+                {
+                    "type": "m.room.name",
+                    "state_key": "",
+                    "sender": user,
+                    "content": {"name": random_text(rng, 3)},
+                }
             ],
-        }  # fmt: skip
+        }
     elif kind == "invite_v1":
         method = "PUT"
         (body,) = some_events(rng, rooms, 1)
@@ -1632,12 +1645,18 @@ def random_request(
         uri = fed_path("/send/%s", txn)
         pdus = some_events(rng, rooms, rng.choice([0, 1, 1, 2, 3, 5, 50]))
         edus = [
-            {"edu_type": "m.typing",
-             "content": {"room_id": room, "user_id": user, "typing": rng.random() < 0.5}}
+            {
+                "edu_type": "m.typing",
+                "content": {"room_id": room, "user_id": user, "typing": rng.random() < 0.5},
+            }
             for _ in range(rng.randint(0 if pdus else 1, 2))
-        ]  # fmt: skip
-        body = {"origin": origin, "origin_server_ts": rng.randrange(1_600_000_000_000, 1_800_000_000_000),
-                "pdus": pdus, "edus": edus}  # fmt: skip
+        ]
+        body = {
+            "origin": origin,
+            "origin_server_ts": rng.randrange(1_600_000_000_000, 1_800_000_000_000),
+            "pdus": pdus,
+            "edus": edus,
+        }
         kind = f"send ({len(pdus)} pdus)"
     elif kind == "query_directory":
         alias = f"#{rng.choice(ODD_LOCALPARTS)}:{rng.choice(FED_SERVERS)}"
@@ -1664,7 +1683,9 @@ def random_request(
             "server_keys": {
                 rng.choice(FED_SERVERS): {
                     f"ed25519:{rng.choice(FED_KEY_VERSIONS)}": {
-                        "minimum_valid_until_ts": rng.randrange(1_600_000_000_000, 1_800_000_000_000)
+                        "minimum_valid_until_ts": rng.randrange(
+                            1_600_000_000_000, 1_800_000_000_000
+                        )
                     }
                 }
             }
@@ -1685,8 +1706,10 @@ def random_request(
     elif kind == "event_auth":
         uri = fed_path("/event_auth/%s/%s", room, event)
     elif kind == "timestamp_to_event":
-        query = [("ts", str(rng.randrange(1_600_000_000_000, 1_800_000_000_000))),
-                 ("dir", rng.choice("fb"))]  # fmt: skip
+        query = [
+            ("ts", str(rng.randrange(1_600_000_000_000, 1_800_000_000_000))),
+            ("dir", rng.choice("fb")),
+        ]
         uri = with_query(fed_path("/timestamp_to_event/%s", room), query)
     elif kind == "hierarchy":
         uri = with_query(fed_path("/hierarchy/%s", room), [("suggested_only", "true")])
@@ -1710,8 +1733,15 @@ def sign_request_case(
     method: str, uri: str, origin: str, destination: str, content: Any, key: KeyPair
 ) -> JsonDict:
     """A ``sign_request`` case (``content`` left out when None)."""
-    case = {"op": "sign_request", "method": method, "uri": uri, "origin": origin,
-            "destination": destination, "key_id": key.key_id, "seed": key.seed}  # fmt: skip
+    case = {
+        "op": "sign_request",
+        "method": method,
+        "uri": uri,
+        "origin": origin,
+        "destination": destination,
+        "key_id": key.key_id,
+        "seed": key.seed,
+    }
     if content is not None:
         case["content"] = content
     return case
@@ -1736,63 +1766,103 @@ def gen_sign_request(
         )
     key = request_key("a.example", "k1")
     odd_uris = [
-        ("/_matrix/federation/v1/backfill/!abc:b.example?v=$ev:b.example&limit=5",
-         "IDs left unencoded in path and query"),
-        ("/_matrix/federation/v1/query/profile?user_id=%40g%2Bh%3Ab.example&field=displayname",
-         "+ encoded in the query"),
-        ("/_matrix/federation/v1/query/profile?user_id=@g+h:b.example",
-         "+ left raw in the query"),
+        (
+            "/_matrix/federation/v1/backfill/!abc:b.example?v=$ev:b.example&limit=5",
+            "IDs left unencoded in path and query",
+        ),
+        (
+            "/_matrix/federation/v1/query/profile?user_id=%40g%2Bh%3Ab.example&field=displayname",
+            "+ encoded in the query",
+        ),
+        ("/_matrix/federation/v1/query/profile?user_id=@g+h:b.example", "+ left raw in the query"),
         ("/_matrix/federation/v1/event/%2524percent%3Aa.example", "encoded % (%25)"),
-        ("/_matrix/federation/v1/make_join/%21r%3Aa.example/%40a%3Ab.example?ver=1&ver=1&ver=12",
-         "repeated identical ver"),
-        ("/_matrix/federation/v1/make_join/%21r%3Aa.example/%40a%3Ab.example?ver=&ver=12",
-         "empty ver value"),
+        (
+            "/_matrix/federation/v1/make_join/%21r%3Aa.example/%40a%3Ab.example?ver=1&ver=1&ver=12",
+            "repeated identical ver",
+        ),
+        (
+            "/_matrix/federation/v1/make_join/%21r%3Aa.example/%40a%3Ab.example?ver=&ver=12",
+            "empty ver value",
+        ),
         ("/_matrix/federation/v1/version?", "empty query"),
         ("/_matrix/federation/v1/version#frag", "a # in the target"),
-        ("/_matrix/federation/v1/user/devices/%40x%3A%5B%3A%3A1%5D%3A8448",
-         "IPv6 server name encoded"),
+        (
+            "/_matrix/federation/v1/user/devices/%40x%3A%5B%3A%3A1%5D%3A8448",
+            "IPv6 server name encoded",
+        ),
         ("/_matrix/federation/v1/event/$" + "A" * 2000, "very long target"),
-        ("/_matrix/federation/v1/query/directory?room_alias=%23a%20b%3Ac.example",
-         "%20 in the query"),
+        (
+            "/_matrix/federation/v1/query/directory?room_alias=%23a%20b%3Ac.example",
+            "%20 in the query",
+        ),
         ("/_matrix/federation/v1/query/directory?room_alias=%23a+b%3Ac.example", "+ for a space"),
         ("/_matrix/federation/v1/event/%24abc%2Fdef%2Bghi", "v3 event ID with / and + encoded"),
         ("/_matrix/federation/v1/event/$abc/def+ghi", "v3 event ID with / and + raw"),
-        ("/_matrix/federation/v1/hierarchy/%21" + "x" * 43 + "?suggested_only=false&suggested_only=true",
-         "v12 room ID, repeated parameter"),
-        ("/_matrix/federation/v1/send/1?a=\"b\"&c=\\d", "quote and backslash in the target"),
+        (
+            "/_matrix/federation/v1/hierarchy/%21"
+            + "x" * 43
+            + "?suggested_only=false&suggested_only=true",
+            "v12 room ID, repeated parameter",
+        ),
+        ('/_matrix/federation/v1/send/1?a="b"&c=\\d', "quote and backslash in the target"),
         ("/", "bare /"),
-    ]  # fmt: skip
+    ]
     for uri, what in odd_uris:
         yield sign_request_case("GET", uri, "a.example", "b.example", None, key), f"uri: {what}"
     body = {"text": "".join(TEXT_PIECES), "nested": {"é": ["日本", {"😀": None}]}}
-    yield sign_request_case("PUT", "/_matrix/federation/v1/send/9", "a.example", "b.example",
-                            body, key), "unicode and escapes in the body"  # fmt: skip
-    yield sign_request_case("GET", "/_matrix/federation/v1/version", "a.example", "b.example",
-                            {"x": 1}, key), "GET with a body: the body is signed as given"  # fmt: skip
-    yield sign_request_case("DELETE", "/_matrix/federation/v1/x/%21a%3Ab.example", "a.example",
-                            "b.example", None, key), "DELETE"  # fmt: skip
-    yield sign_request_case("PUT", "/_matrix/federation/v1/send/10", "a.example", "b.example",
-                            {"big": 2**53 - 1, "neg": -(2**53 - 1), "zero": 0, "s": "\u0000\u2028"},
-                            key), "integer limits and control characters in the body"  # fmt: skip
-    yield sign_request_case("PUT", "/_matrix/federation/v1/send/11", "a.example", "b.example",
-                            {"signatures": {"x.example": {"ed25519:x": "abc"}}, "unsigned": {"a": 1}},
-                            key), "body carrying signatures and unsigned (signed as content)"  # fmt: skip
-    for version in ["a_bc", "0", "Key_2024", "a\"b", "a b", "é"]:
+    yield sign_request_case(
+        "PUT", "/_matrix/federation/v1/send/9", "a.example", "b.example", body, key
+    ), "unicode and escapes in the body"
+    yield sign_request_case(
+        "GET", "/_matrix/federation/v1/version", "a.example", "b.example", {"x": 1}, key
+    ), "GET with a body: the body is signed as given"
+    yield sign_request_case(
+        "DELETE", "/_matrix/federation/v1/x/%21a%3Ab.example", "a.example", "b.example", None, key
+    ), "DELETE"
+    yield sign_request_case(
+        "PUT",
+        "/_matrix/federation/v1/send/10",
+        "a.example",
+        "b.example",
+        {"big": 2**53 - 1, "neg": -(2**53 - 1), "zero": 0, "s": "\u0000\u2028"},
+        key,
+    ), "integer limits and control characters in the body"
+    yield sign_request_case(
+        "PUT",
+        "/_matrix/federation/v1/send/11",
+        "a.example",
+        "b.example",
+        {"signatures": {"x.example": {"ed25519:x": "abc"}}, "unsigned": {"a": 1}},
+        key,
+    ), "body carrying signatures and unsigned (signed as content)"
+    for version in ["a_bc", "0", "Key_2024", 'a"b', "a b", "é"]:
         odd = request_key("c.example", version)
         label = f"key ID ed25519:{version}"
         if not version.isascii():
-            label = (f"{QUIRK}{label}: Synapse cannot write a non-ASCII key ID into the header "
-                     "and fails (the protocol requires ASCII only of method, uri, origin and "
-                     "destination)")  # fmt: skip
+            label = (
+                f"{QUIRK}{label}: Synapse cannot write a non-ASCII key ID into the header "
+                "and fails (the protocol requires ASCII only of method, uri, origin and "
+                "destination)"
+            )
         elif '"' in version:
-            label += " (the header's quoted key is not escaped by Synapse; headers are not compared)"
-        yield sign_request_case("GET", "/_matrix/federation/v1/version", "c.example", "d.example",
-                                None, odd), label  # fmt: skip
+            label += (
+                " (the header's quoted key is not escaped by Synapse; headers are not compared)"
+            )
+        yield sign_request_case(
+            "GET", "/_matrix/federation/v1/version", "c.example", "d.example", None, odd
+        ), label
     for origin in ["A.EXAMPLE", "b.example:0", "c.example:+443", "[::1]", "1.2.3.4", "x"]:
-        yield sign_request_case("GET", "/_matrix/federation/v1/version", origin, "d.example",
-                                None, request_key(origin, "k1")), f"origin {origin}"  # fmt: skip
-    good = sign_request_case("GET", "/_matrix/federation/v1/version", "a.example", "b.example",
-                             None, key)  # fmt: skip
+        yield sign_request_case(
+            "GET",
+            "/_matrix/federation/v1/version",
+            origin,
+            "d.example",
+            None,
+            request_key(origin, "k1"),
+        ), f"origin {origin}"
+    good = sign_request_case(
+        "GET", "/_matrix/federation/v1/version", "a.example", "b.example", None, key
+    )
     for name, value, what in [
         ("uri", "/_matrix/federation/v1/query/profile/é", "non-ASCII uri"),
         ("origin", "é.example", "non-ASCII origin"),
@@ -1815,12 +1885,13 @@ def gen_sign_request(
         del bad[name]
         yield bad, f"missing {name} (error)"
     for method in ("PUT", "POST"):
-        yield sign_request_case(method, "/_matrix/federation/v1/send/12", "a.example", "b.example",
-                                {}, key), (
+        yield sign_request_case(
+            method, "/_matrix/federation/v1/send/12", "a.example", "b.example", {}, key
+        ), (
             f"{QUIRK}{method} with an empty {{}} body: Synapse's federation client sends no body "
             "for it (`if json:` in _send_request), so no content is signed (protocol: content "
             "whenever given)"
-        )  # fmt: skip
+        )
 
 
 def request_signature(
@@ -1859,8 +1930,12 @@ class RequestBase:
 
     def sig(self, key: KeyPair | None = None, origin: str | None = None, **changes: Any) -> str:
         """The origin's signature, over the request with ``changes`` applied."""
-        fields = {"method": self.method, "uri": self.uri, "destination": self.destination,
-                  "content": self.content}  # fmt: skip
+        fields = {
+            "method": self.method,
+            "uri": self.uri,
+            "destination": self.destination,
+            "content": self.content,
+        }
         fields.update(changes)
         key = key or self.key
         return request_signature(origin=origin or self.origin, key=key, **fields)
@@ -1868,9 +1943,12 @@ class RequestBase:
     def params(self, key: KeyPair | None = None, **changes: Any) -> list[tuple[str, str]]:
         """``origin``, ``key``, ``sig``, ``destination`` of a correct header."""
         key = key or self.key
-        return [("origin", key.server), ("key", key.key_id),
-                ("sig", self.sig(key, origin=key.server, **changes)),
-                ("destination", self.destination)]  # fmt: skip
+        return [
+            ("origin", key.server),
+            ("key", key.key_id),
+            ("sig", self.sig(key, origin=key.server, **changes)),
+            ("destination", self.destination),
+        ]
 
     def header(self, key: KeyPair | None = None, **changes: Any) -> str:
         """A correct header (for the request with ``changes``, if any)."""
@@ -1878,9 +1956,14 @@ class RequestBase:
 
     def case(self, headers: list[str], **changes: Any) -> JsonDict:
         """The ``verify_request`` case (``content`` only if the request has one)."""
-        case: JsonDict = {"op": "verify_request", "method": self.method, "uri": self.uri,
-                          "destination": self.destination, "authorization": headers,
-                          "keys": copy.deepcopy(self.keys)}  # fmt: skip
+        case: JsonDict = {
+            "op": "verify_request",
+            "method": self.method,
+            "uri": self.uri,
+            "destination": self.destination,
+            "authorization": headers,
+            "keys": copy.deepcopy(self.keys),
+        }
         if self.content is not None:
             case["content"] = self.content
         for name, value in changes.items():
@@ -1936,9 +2019,13 @@ def vr_valid(b: RequestBase) -> Iterator[tuple[str, JsonDict]]:
     yield "plain", b.case([b.header()])
     yield "reordered_params", b.case([x_matrix(permuted(b.params(), rng))])
     yield "spaces_after_commas", b.case([x_matrix(b.params(), sep=", ")])
-    yield "tabs_around_commas", b.case([x_matrix(b.params(), sep=rng.choice(["\t,\t", " ,\t", "\t, "]))])
+    yield "tabs_around_commas", b.case(
+        [x_matrix(b.params(), sep=rng.choice(["\t,\t", " ,\t", "\t, "]))]
+    )
     yield "spaces_around_commas", b.case([x_matrix(b.params(), sep="  ,  ")])
-    yield "two_spaces_after_scheme", b.case([x_matrix(b.params(), scheme="X-Matrix" + " " * rng.randint(2, 4))])
+    yield "two_spaces_after_scheme", b.case(
+        [x_matrix(b.params(), scheme="X-Matrix" + " " * rng.randint(2, 4))]
+    )
     yield "unquoted_values", b.case([x_matrix(b.params(), quote=False)])
     mixed = [(n, v) if rng.random() < 0.5 else (f'{n}="{v}"', None) for n, v in b.params()]
     yield "some_values_quoted", b.case(
@@ -1964,7 +2051,9 @@ def vr_valid(b: RequestBase) -> Iterator[tuple[str, JsonDict]]:
     params = b.params()
     params[2] = ("sig", to_url_safe(params[2][1]) + "==")
     yield "urlsafe_padded_sig", b.case([x_matrix(params)])
-    other = rng.choice(["Bearer syt_abc", "Basic YTpi", "x-matrix origin=\"z.example\"", "Matrix foo"])
+    other = rng.choice(
+        ["Bearer syt_abc", "Basic YTpi", 'x-matrix origin="z.example"', "Matrix foo"]
+    )
     headers = [b.header(), other]
     rng.shuffle(headers)
     yield "other_scheme_ignored", b.case(headers)
@@ -1987,12 +2076,20 @@ def vr_valid(b: RequestBase) -> Iterator[tuple[str, JsonDict]]:
     keys[b.origin]["curve25519:x"] = encode_base64(bytes(32))
     yield "extra_held_servers", b.case([b.header()], keys=keys)
     forger = rng.choice([s for s in FED_SERVERS if s != b.origin])
-    forged = x_matrix([("origin", forger), ("key", "ed25519:k1"), ("sig", encode_base64(bytes(64))),
-                       ("destination", b.destination)])  # fmt: skip
+    forged = x_matrix(
+        [
+            ("origin", forger),
+            ("key", "ed25519:k1"),
+            ("sig", encode_base64(bytes(64))),
+            ("destination", b.destination),
+        ]
+    )
     yield "forged_then_valid_other_origin", b.case([forged, b.header()])
 
 
-def vr_valid_variants(rng: random.Random, rooms: dict[str, RoomBuilder], index: int) -> Iterator[tuple[str, JsonDict]]:
+def vr_valid_variants(
+    rng: random.Random, rooms: dict[str, RoomBuilder], index: int
+) -> Iterator[tuple[str, JsonDict]]:
     """Valid requests that need a request of a particular shape."""
     b = without_body(rng, rooms, index, rng.random() < 0.3)
     yield "get_body_ignored", b.case([b.header()], content={"ignored": True})
@@ -2008,8 +2105,12 @@ def vr_valid_variants(rng: random.Random, rooms: dict[str, RoomBuilder], index: 
     yield "odd_port_origin", b.case([b.header()])
     b = with_body(rng, rooms, index)
     b.method, b.uri = "PUT", fed_path("/send/%s", str(rng.randrange(10**12, 10**13)))
-    b.content = {"pdus": some_events(rng, rooms, 60), "edus": [], "origin": b.origin,
-                 "origin_server_ts": 1_700_000_000_000}  # fmt: skip
+    b.content = {
+        "pdus": some_events(rng, rooms, 60),
+        "edus": [],
+        "origin": b.origin,
+        "origin_server_ts": 1_700_000_000_000,
+    }
     yield "large_body", b.case([b.header()])
     b = with_body(rng, rooms, index)
     b.method, b.uri = "POST", fed_path("/publicRooms")
@@ -2017,12 +2118,14 @@ def vr_valid_variants(rng: random.Random, rooms: dict[str, RoomBuilder], index: 
     yield "unicode_body", b.case([b.header()])
     b = without_body(rng, rooms, index)
     room = "!" + encode_base64(rng.randbytes(32), urlsafe=True)
-    b.uri = rng.choice([
-        f"/_matrix/federation/v1/make_join/{room}/@g+h:b.example?ver=12&ver=11",
-        f"/_matrix/federation/v1/backfill/{room}?v=$a/b+c&v=$d:e.example&limit=5",
-        "/_matrix/federation/v1/query/profile?user_id=@per%cent:b.example&field=displayname",
-        f"/_matrix/federation/v1/state_ids/{urllib.parse.quote(room, '')}?event_id=%24a%2Fb%2Bc",
-    ])  # fmt: skip
+    b.uri = rng.choice(
+        [
+            f"/_matrix/federation/v1/make_join/{room}/@g+h:b.example?ver=12&ver=11",
+            f"/_matrix/federation/v1/backfill/{room}?v=$a/b+c&v=$d:e.example&limit=5",
+            "/_matrix/federation/v1/query/profile?user_id=@per%cent:b.example&field=displayname",
+            f"/_matrix/federation/v1/state_ids/{urllib.parse.quote(room, '')}?event_id=%24a%2Fb%2Bc",
+        ]
+    )
     yield "raw_ids_in_uri", b.case([b.header()])
 
 
@@ -2052,15 +2155,32 @@ def vr_invalid(b: RequestBase) -> Iterator[tuple[str, JsonDict]]:
     params = b.params(destination=other)
     params[3] = ("destination", other)
     yield "destination_mismatch", b.case([x_matrix(params)])
-    bad_origin = rng.choice(["-a.example/x", "a_b.example", "[::1", "a.example:", "a.example:x",
-                             "", "a..example", "a.example.", "é.example", "[1.2.3.4]", "a b"])  # fmt: skip
+    bad_origin = rng.choice(
+        [
+            "-a.example/x",
+            "a_b.example",
+            "[::1",
+            "a.example:",
+            "a.example:x",
+            "",
+            "a..example",
+            "a.example.",
+            "é.example",
+            "[1.2.3.4]",
+            "a b",
+        ]
+    )
     params = b.params()
     params[0] = ("origin", bad_origin)
     keys = dict(b.keys, **{bad_origin: b.keys[b.origin]})
     yield "invalid_origin", b.case([x_matrix(params)], keys=keys)
     yield "invalid_origin_then_valid", b.case([x_matrix(params), b.header()], keys=keys)
-    yield "lower_case_scheme", b.case([b.header().replace("X-Matrix", rng.choice(["x-matrix", "X-MATRIX", "x-Matrix"]), 1)])
-    broken = rng.choice([b.header() + ",", "X-Matrix origin", "X-Matrix ", 'X-Matrix origin="a.example" key="k"'])
+    yield "lower_case_scheme", b.case(
+        [b.header().replace("X-Matrix", rng.choice(["x-matrix", "X-MATRIX", "x-Matrix"]), 1)]
+    )
+    broken = rng.choice(
+        [b.header() + ",", "X-Matrix origin", "X-Matrix ", 'X-Matrix origin="a.example" key="k"']
+    )
     yield "malformed_second_header", b.case([b.header(), broken])
     yield "malformed_first_header", b.case([broken, b.header()])
     for name in ("origin", "key", "sig"):
@@ -2068,11 +2188,18 @@ def vr_invalid(b: RequestBase) -> Iterator[tuple[str, JsonDict]]:
         yield f"missing_{name}", b.case([x_matrix(params)])
     yield "no_headers", b.case([])
     yield "no_space_after_scheme", b.case([x_matrix(b.params(), scheme="X-Matrix")])
-    yield "scheme_prefix_only", b.case([x_matrix(b.params(), scheme=rng.choice(["X-MatrixFoo ", "X-Matrix-2 ", "X-Matrix,"]))])
+    yield "scheme_prefix_only", b.case(
+        [x_matrix(b.params(), scheme=rng.choice(["X-MatrixFoo ", "X-Matrix-2 ", "X-Matrix,"]))]
+    )
     yield "tab_after_scheme", b.case([x_matrix(b.params(), scheme="X-Matrix\t")])
-    yield "other_scheme_only", b.case([rng.choice(["Bearer syt_abc", "Basic YTpi", "Matrix origin=\"a.example\""])])
+    yield "other_scheme_only", b.case(
+        [rng.choice(["Bearer syt_abc", "Basic YTpi", 'Matrix origin="a.example"'])]
+    )
     params = b.params()
-    params[1] = ("key", rng.choice(["rsa:1", "curve25519:" + b.key.key_id[8:], "ED25519:" + b.key.key_id[8:]]))
+    params[1] = (
+        "key",
+        rng.choice(["rsa:1", "curve25519:" + b.key.key_id[8:], "ED25519:" + b.key.key_id[8:]]),
+    )
     keys = copy.deepcopy(b.keys)
     keys[b.origin][params[1][1]] = b.key.public
     yield "non_ed25519_key_id", b.case([x_matrix(params)], keys=keys)
@@ -2083,7 +2210,9 @@ def vr_invalid(b: RequestBase) -> Iterator[tuple[str, JsonDict]]:
     rng.shuffle(headers)
     yield "second_key_bad", b.case(headers)
     yield "signed_other_destination", b.case([x_matrix(b.params(destination=other)[:3])])
-    method = rng.choice([m for m in ["GET", "PUT", "POST", "DELETE", b.method.lower()] if m != b.method])
+    method = rng.choice(
+        [m for m in ["GET", "PUT", "POST", "DELETE", b.method.lower()] if m != b.method]
+    )
     yield "signed_other_method", b.case([b.header(method=method)])
     yield "signed_other_uri", b.case([b.header(uri=b.uri + rng.choice(["x", "/", "?", "&a=b"]))])
     decoded = urllib.parse.unquote(b.uri)
@@ -2098,23 +2227,37 @@ def vr_invalid(b: RequestBase) -> Iterator[tuple[str, JsonDict]]:
     yield "trailing_comma", b.case([b.header() + rng.choice([",", ", ", ",,"])])
     yield "empty_param", b.case([b.header().replace(",", ",,", 1)])
     other_key = request_key(b.origin, "other")
-    yield "unknown_key_id", b.case([b.header()], keys={b.origin: {other_key.key_id: other_key.public}})
+    yield "unknown_key_id", b.case(
+        [b.header()], keys={b.origin: {other_key.key_id: other_key.public}}
+    )
     yield "no_keys_held", b.case([b.header()], keys={})
-    yield "keys_for_other_servers_only", b.case([b.header()], keys={"z.example": {b.key.key_id: b.key.public}})
+    yield "keys_for_other_servers_only", b.case(
+        [b.header()], keys={"z.example": {b.key.key_id: b.key.public}}
+    )
     header = b.header()
     cut = header.index('"', header.index("origin=") + 8)
     yield "unterminated_quote", b.case([header[:cut] + header[cut + 1 :]])
     forger = rng.choice([s for s in FED_SERVERS if s != b.origin])
-    forged = x_matrix([("origin", forger), ("key", "ed25519:k1"), ("sig", encode_base64(bytes(64))),
-                       ("destination", b.destination)])  # fmt: skip
+    forged = x_matrix(
+        [
+            ("origin", forger),
+            ("key", "ed25519:k1"),
+            ("sig", encode_base64(bytes(64))),
+            ("destination", b.destination),
+        ]
+    )
     keys = dict(b.keys, **{forger: {"ed25519:k1": request_key(forger, "k1").public}})
     yield "valid_then_forged_other_origin", b.case([b.header(), forged], keys=keys)
     yield "valid_then_unheld_other_origin", b.case([b.header(), forged])
-    yield "wrong_public_key", b.case([b.header()], keys={b.origin: {b.key.key_id: request_key("x", "x").public}})
+    yield "wrong_public_key", b.case(
+        [b.header()], keys={b.origin: {b.key.key_id: request_key("x", "x").public}}
+    )
     yield "non_ascii_uri", b.case([b.header(uri=b.uri + "é")], uri=b.uri + "é")
 
 
-def vr_invalid_variants(rng: random.Random, rooms: dict[str, RoomBuilder], index: int) -> Iterator[tuple[str, JsonDict]]:
+def vr_invalid_variants(
+    rng: random.Random, rooms: dict[str, RoomBuilder], index: int
+) -> Iterator[tuple[str, JsonDict]]:
     """Refused requests that need a request of a particular shape."""
     b = without_body(rng, rooms, index, rng.random() < 0.3)
     yield "get_signed_with_body", b.case([b.header(content={"a": 1})], content={"a": 1})
@@ -2144,7 +2287,9 @@ def gen_verify_request(
         ]
         for meant, cases in sources:
             for scenario, case in cases:
-                label = f"{'valid' if meant else 'not valid'}: {scenario} ({case['method']} {index})"
+                label = (
+                    f"{'valid' if meant else 'not valid'}: {scenario} ({case['method']} {index})"
+                )
                 yield checked_validity(case, label, meant)
     yield from verify_request_extras(rng, rooms)
 
@@ -2206,7 +2351,12 @@ def verify_request_extras(
     params = b.params()
     params[0] = ("origin", '"' + b.origin)
     yield checked_validity(
-        b.case(["X-Matrix " + ",".join(f"{n}={v}" if n == "origin" else f'{n}="{v}"' for n, v in params)]),
+        b.case(
+            [
+                "X-Matrix "
+                + ",".join(f"{n}={v}" if n == "origin" else f'{n}="{v}"' for n, v in params)
+            ]
+        ),
         "not valid: a lone opening quote drops the value's last character",
         False,
     )
@@ -2236,11 +2386,17 @@ class KeyDocument:
             self.current.append(key_pair(self.server, f"ed25519:{versions[1]}"))
         self.old: list[tuple[KeyPair, int]] = []
         if rng.random() < 0.3:
-            self.old.append((key_pair(self.server, f"ed25519:old_{versions[2]}"),
-                             rng.randrange(1_400_000_000_000, 1_600_000_000_000)))  # fmt: skip
+            self.old.append(
+                (
+                    key_pair(self.server, f"ed25519:old_{versions[2]}"),
+                    rng.randrange(1_400_000_000_000, 1_600_000_000_000),
+                )
+            )
         self.valid_until = rng.randrange(1_700_000_000_000, 1_900_000_000_000)
         self.notary_name = rng.choice([n for n in NOTARIES if n != self.server])
-        self.notary_keys = [key_pair(self.notary_name, f"ed25519:{rng.choice(['n1', 'auto', 'notary'])}")]
+        self.notary_keys = [
+            key_pair(self.notary_name, f"ed25519:{rng.choice(['n1', 'auto', 'notary'])}")
+        ]
 
     def body(self) -> JsonDict:
         """The unsigned document."""
@@ -2250,11 +2406,17 @@ class KeyDocument:
             "valid_until_ts": self.valid_until,
         }
         if self.old:
-            doc["old_verify_keys"] = {k.key_id: {"key": k.public, "expired_ts": ts} for k, ts in self.old}
+            doc["old_verify_keys"] = {
+                k.key_id: {"key": k.public, "expired_ts": ts} for k, ts in self.old
+            }
         return doc
 
-    def signed(self, doc: JsonDict | None = None, signers: list[KeyPair] | None = None,
-               notary: bool = False) -> JsonDict:  # fmt: skip
+    def signed(
+        self,
+        doc: JsonDict | None = None,
+        signers: list[KeyPair] | None = None,
+        notary: bool = False,
+    ) -> JsonDict:
         """The document signed by ``signers`` (default: every current key),
         then by the notary's first key if ``notary``."""
         doc = copy.deepcopy(doc if doc is not None else self.body())
@@ -2267,12 +2429,19 @@ class KeyDocument:
 
     def notary(self, keys: list[KeyPair] | None = None) -> JsonDict:
         """The case's ``notary``: its name and the keys the receiver trusts."""
-        return {"server_name": self.notary_name,
-                "keys": {k.key_id: k.public for k in (keys or self.notary_keys)}}  # fmt: skip
+        return {
+            "server_name": self.notary_name,
+            "keys": {k.key_id: k.public for k in (keys or self.notary_keys)},
+        }
 
-    def case(self, doc: JsonDict, notary: JsonDict | None = None, server_name: str | None = None) -> JsonDict:
-        case: JsonDict = {"op": "verify_key_document", "server_name": server_name or self.server,
-                          "response": doc}  # fmt: skip
+    def case(
+        self, doc: JsonDict, notary: JsonDict | None = None, server_name: str | None = None
+    ) -> JsonDict:
+        case: JsonDict = {
+            "op": "verify_key_document",
+            "server_name": server_name or self.server,
+            "response": doc,
+        }
         if notary is not None:
             case["notary"] = notary
         return case
@@ -2308,20 +2477,28 @@ def kd_valid(d: KeyDocument) -> Iterator[tuple[str, JsonDict]]:
     more = d.notary([d.notary_keys[0], key_pair(d.notary_name, "ed25519:spare")])
     yield "notary_holds_unused_key", d.case(d.signed(notary=True), more)
     odd = copy.copy(d)
-    odd.current = [key_pair(d.server, rng.choice(["ed25519:", "ed25519:a b", "ed25519:é/+", "ed25519::"]))]
+    odd.current = [
+        key_pair(d.server, rng.choice(["ed25519:", "ed25519:a b", "ed25519:é/+", "ed25519::"]))
+    ]
     yield "odd_but_accepted_key_ids", d.case(odd.signed())
     again = copy.copy(d)
     again.old = [(d.current[0], rng.randrange(1_400_000_000_000, 1_600_000_000_000))]
     yield "old_key_also_current", d.case(again.signed())
     older = copy.copy(d)
-    older.old = [(key_pair(d.server, f"ed25519:old{i}"), rng.randrange(1_400_000_000_000, 1_600_000_000_000))
-                 for i in range(rng.randint(1, 4))]  # fmt: skip
+    older.old = [
+        (key_pair(d.server, f"ed25519:old{i}"), rng.randrange(1_400_000_000_000, 1_600_000_000_000))
+        for i in range(rng.randint(1, 4))
+    ]
     yield "old_verify_keys", d.case(older.signed())
     doc = d.body()
     kid = d.current[0].key_id
-    doc["verify_keys"][kid]["key"] = rng.choice([d.current[0].public + "=", to_url_safe(d.current[0].public)])
+    doc["verify_keys"][kid]["key"] = rng.choice(
+        [d.current[0].public + "=", to_url_safe(d.current[0].public)]
+    )
     yield "padded_or_urlsafe_key", d.case(d.signed(doc))
-    others = [key_pair(s, "ed25519:k1") for s in rng.sample([s for s in KEY_SERVERS if s != d.server], 2)]
+    others = [
+        key_pair(s, "ed25519:k1") for s in rng.sample([s for s in KEY_SERVERS if s != d.server], 2)
+    ]
     yield "signed_also_by_others", d.case(d.signed(signers=d.current + others))
     two = copy.copy(d)
     two.current = [key_pair(d.server, "ed25519:a"), key_pair(d.server, "ed25519:b")]
@@ -2355,8 +2532,9 @@ def kd_invalid(d: KeyDocument) -> Iterator[tuple[str, JsonDict]]:
     rng = d.rng
     kid = d.current[0].key_id
     doc = d.body()
-    doc["verify_keys"][kid]["key"] = rng.choice(["not base64 at all!", encode_base64(bytes(31)),
-                                                 encode_base64(bytes(33)), ""])  # fmt: skip
+    doc["verify_keys"][kid]["key"] = rng.choice(
+        ["not base64 at all!", encode_base64(bytes(31)), encode_base64(bytes(33)), ""]
+    )
     yield "bad_key_base64", d.case(d.signed(doc))
     bad = copy.copy(d)
     bad.old = [(key_pair(d.server, "ed25519:old"), 1_500_000_000_000)]
@@ -2402,23 +2580,30 @@ def kd_invalid(d: KeyDocument) -> Iterator[tuple[str, JsonDict]]:
     yield "no_self_signature", d.case(doc)
     doc = d.body()
     doc["verify_keys"] = {
-        rng.choice(["curve25519:x", "ed25519", "ED25519:x"]): {"key": key_pair(d.server, "ed25519:x").public}
+        rng.choice(["curve25519:x", "ed25519", "ED25519:x"]): {
+            "key": key_pair(d.server, "ed25519:x").public
+        }
     }
     signer = key_pair(d.server, "ed25519:x")
     yield "non_ed25519_only", d.case(signedjson.sign.sign_json(doc, d.server, signer.signing_key))
     empty = d.body()
     empty["verify_keys"] = {}
     yield "verify_keys_empty", d.case(d.signed(empty))
-    others = [key_pair(s, "ed25519:k1") for s in rng.sample([s for s in KEY_SERVERS if s != d.server], 2)]
+    others = [
+        key_pair(s, "ed25519:k1") for s in rng.sample([s for s in KEY_SERVERS if s != d.server], 2)
+    ]
     yield "not_self_signed", d.case(d.signed(signers=others[: rng.randint(1, 2)]))
     doc = d.signed(notary=True)
     nkid = d.notary_keys[0].key_id
-    doc["signatures"][d.notary_name][nkid] = flip_signature(doc["signatures"][d.notary_name][nkid], rng)
+    doc["signatures"][d.notary_name][nkid] = flip_signature(
+        doc["signatures"][d.notary_name][nkid], rng
+    )
     yield "notary_bad_signature", d.case(doc, d.notary())
     second = key_pair(d.notary_name, "ed25519:second")
     doc = signedjson.sign.sign_json(d.signed(notary=True), d.notary_name, second.signing_key)
     doc["signatures"][d.notary_name]["ed25519:second"] = flip_signature(
-        doc["signatures"][d.notary_name]["ed25519:second"], rng)
+        doc["signatures"][d.notary_name]["ed25519:second"], rng
+    )
     yield "notary_one_known_key_bad", d.case(doc, d.notary([d.notary_keys[0], second]))
     other_server = rng.choice([s for s in KEY_SERVERS if s not in (d.server, d.notary_name)])
     yield "notary_entry_for_other_server", d.case(d.signed(notary=True), d.notary(), other_server)
@@ -2428,7 +2613,9 @@ def kd_invalid(d: KeyDocument) -> Iterator[tuple[str, JsonDict]]:
     notary_only = d.signed(signers=[], notary=True)
     yield "notary_origin_not_signed", d.case(notary_only, d.notary())
     yield "notary_signature_missing", d.case(d.signed(), d.notary())
-    yield "notary_signed_by_others_only", d.case(d.signed(signers=d.current + others[:1]), d.notary())
+    yield "notary_signed_by_others_only", d.case(
+        d.signed(signers=d.current + others[:1]), d.notary()
+    )
     unknown = d.notary([key_pair(d.notary_name, "ed25519:unknown")])
     yield "notary_unknown_key", d.case(d.signed(notary=True), unknown)
     wrong = d.notary()
@@ -2439,7 +2626,9 @@ def kd_invalid(d: KeyDocument) -> Iterator[tuple[str, JsonDict]]:
     old = copy.copy(d)
     old.old = [(key_pair(d.server, "ed25519:old"), 1_500_000_000_000)]
     yield "signed_only_by_old_key", d.case(old.signed(signers=[old.old[0][0]]))
-    yield "signed_only_by_old_key_notary", d.case(old.signed(signers=[old.old[0][0]], notary=True), d.notary())
+    yield "signed_only_by_old_key_notary", d.case(
+        old.signed(signers=[old.old[0][0]], notary=True), d.notary()
+    )
     doc = d.signed(notary=rng.random() < 0.5)
     target = rng.choice(["valid_until_ts", "verify_keys", "server_name_extra", "old"])
     if target == "valid_until_ts":
@@ -2491,12 +2680,18 @@ def gen_verify_key_document(
         ({"notary": "n.example"}, "notary a string"),
         ({"notary": {"server_name": d.notary_name}}, "notary without keys"),
         ({"notary": {"keys": good["notary"]["keys"]}}, "notary without server_name"),
-        ({"notary": {"server_name": d.notary_name, "keys": {"rsa:1": d.notary_keys[0].public}}},
-         "notary key not ed25519"),
-        ({"notary": {"server_name": d.notary_name, "keys": {"ed25519:n": "not a key"}}},
-         "notary key not 32 bytes"),
-        ({"notary": {"server_name": d.notary_name, "keys": {"ed25519:n": 5}}},
-         "notary key a number"),
+        (
+            {"notary": {"server_name": d.notary_name, "keys": {"rsa:1": d.notary_keys[0].public}}},
+            "notary key not ed25519",
+        ),
+        (
+            {"notary": {"server_name": d.notary_name, "keys": {"ed25519:n": "not a key"}}},
+            "notary key not 32 bytes",
+        ),
+        (
+            {"notary": {"server_name": d.notary_name, "keys": {"ed25519:n": 5}}},
+            "notary key a number",
+        ),
     ]:
         yield checked_validity(dict(good, **change), f"error: {what}", None)
     bad = dict(good)

@@ -558,7 +558,12 @@ def op_sign_request(case: JsonDict) -> JsonDict:
     destination = field(case, "destination", str)
     content = field(case, "content", dict, None)
     key = signing_key(case)
-    for name, value in (("method", method), ("uri", uri), ("origin", origin), ("destination", destination)):
+    for name, value in (
+        ("method", method),
+        ("uri", uri),
+        ("origin", origin),
+        ("destination", destination),
+    ):
         if not value.isascii():
             raise _bad_input(f"{name} must be ASCII (Synapse encodes it as ASCII)")
     # MatrixFederationHttpClient._send_request passes the body to
