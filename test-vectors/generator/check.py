@@ -49,6 +49,15 @@ COMPARED_FIELDS: dict[str, tuple[str, ...]] = {
     "auth_types": ("types",),
     "auth": ("allowed",),
     "resolve": ("state",),
+    "sign_request": ("signed",),
+    "verify_request": ("valid",),
+    "verify_key_document": ("valid",),
+}
+
+#: Answer fields compared only when the expected answer is ``"valid": true``.
+FIELDS_WHEN_VALID: dict[str, tuple[str, ...]] = {
+    "verify_request": ("origin",),
+    "verify_key_document": ("keys",),
 }
 
 
@@ -87,6 +96,8 @@ def compare(case: Any, expect: dict, got: dict, reasons: bool) -> str | None:
     fields = COMPARED_FIELDS.get(op, tuple(expect)) if isinstance(op, str) else tuple(expect)
     if reasons and op == "auth":
         fields = fields + ("reason",)
+    if isinstance(op, str) and expect.get("valid") is True:
+        fields = fields + FIELDS_WHEN_VALID.get(op, ())
     for name in fields:
         if name not in got:
             return f"answer lacks '{name}'"

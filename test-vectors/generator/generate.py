@@ -41,6 +41,7 @@ import random
 import re
 import string
 import sys
+import urllib.parse
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Callable, Iterator
@@ -1492,6 +1493,1210 @@ def gen_verify(rng: random.Random, rooms: dict[str, RoomBuilder]) -> Iterator[tu
             both = copy.deepcopy(keys)
             both[s.server]["ed25519:spare"] = KeyPair(s.server, "ed25519:spare").public
             yield case(obj, both), f"{index}: a listed key id has no signature, another verifies"
+
+
+# ---------------------------------------------------------------------------
+# Federation requests (sign_request, verify_request) and key documents
+# ---------------------------------------------------------------------------
+
+#: Server names of the federation cases: plain, with ports, IP literals, IDN.
+FED_SERVERS = SERVERS + [
+    "[::1]:8448",
+    "1.2.3.4:8080",
+    "matrix.org",
+    "localhost:8448",
+    "[2001:db8::1]:8448",
+    "hs.example:443",
+    "xn--caf-dma.example",
+    "b.example:8448",
+]
+FED_KEY_VERSIONS = KEY_VERSIONS + ["Key_2024", "auto2", "a-b.c"]
+#: Localparts with the characters that percent-encoding must carry.
+ODD_LOCALPARTS = ["alice", "eve=1", "frank/2", "g+h", "d.ave", "per%cent", "carol_x", "x-y", "0"]
+#: Room versions a joining server may offer (``ver``), unstable ones included.
+OFFERED_VERSIONS = ROOM_VERSIONS + ["org.matrix.msc4289", "org.matrix.hydra.11"]
+
+
+def fed_path(path: str, *args: str, prefix: str = "/_matrix/federation/v1") -> str:
+    """A request path built as Synapse's transport client builds it
+    (``_create_path``: each argument percent-encoded with nothing safe)."""
+    return prefix + path % tuple(urllib.parse.quote(arg, "") for arg in args)
+
+
+def with_query(path: str, query: list[tuple[str, str]]) -> str:
+    """``path`` with the query Synapse's ``encode_query_args`` writes."""
+    if not query:
+        return path
+    return path + "?" + urllib.parse.urlencode(query, True)
+
+
+def fed_room_id(rng: random.Random) -> str:
+    """A room ID: ``!opaque:server`` (v1-11) or a v12 create-event hash."""
+    if rng.random() < 0.4:
+        return "!" + encode_base64(rng.randbytes(32), urlsafe=True)
+    return f"!{random_word(rng, 6, 16)}:{rng.choice(FED_SERVERS)}"
+
+
+def fed_event_id(rng: random.Random) -> str:
+    """An event ID of any format: v1-2 ``$opaque:server``, v3 standard base64
+    (``+`` and ``/``), v4+ URL-safe base64."""
+    roll = rng.random()
+    if roll < 0.25:
+        return f"${random_word(rng, 8, 12)}:{rng.choice(FED_SERVERS)}"
+    return "$" + encode_base64(rng.randbytes(32), urlsafe=roll >= 0.6)
+
+
+def fed_user_id(rng: random.Random) -> str:
+    """A user ID with an awkward localpart now and then."""
+    return f"@{rng.choice(ODD_LOCALPARTS)}:{rng.choice(FED_SERVERS)}"
+
+
+def some_events(rng: random.Random, rooms: dict[str, RoomBuilder], count: int) -> list[JsonDict]:
+    """``count`` real PDUs drawn from the generated rooms."""
+    return [
+        copy.deepcopy(rng.choice(rooms[rng.choice(ROOM_VERSIONS)].log)[1]) for _ in range(count)
+    ]
+
+
+def offered_versions(rng: random.Random) -> list[tuple[str, str]]:
+    """A repeated ``ver`` parameter, in random order."""
+    return [("ver", v) for v in rng.sample(OFFERED_VERSIONS, rng.randint(1, len(OFFERED_VERSIONS)))]
+
+
+#: The endpoints :func:`random_request` draws from (``send`` three times as often).
+REQUEST_KINDS = """
+version event state state_ids backfill get_missing_events make_join make_leave
+make_knock send_join send_leave send_knock invite_v2 invite_v1 send send send
+query_directory query_profile user_devices user_keys_query user_keys_claim key_query
+key_server public_rooms_get public_rooms_post event_auth timestamp_to_event hierarchy
+exchange_third_party_invite media_download
+""".split()
+
+
+def random_request(
+    rng: random.Random, rooms: dict[str, RoomBuilder], origin: str
+) -> tuple[str, str, JsonDict | None, str]:
+    """A federation request Synapse could send: (method, uri, body, what)."""
+    room, event, user = fed_room_id(rng), fed_event_id(rng), fed_user_id(rng)
+    kind = rng.choice(REQUEST_KINDS)
+    body: JsonDict | None = None
+    method = "GET"
+    if kind == "version":
+        uri = fed_path("/version")
+    elif kind == "event":
+        uri = fed_path("/event/%s", event)
+    elif kind in ("state", "state_ids"):
+        uri = with_query(fed_path(f"/{kind}/%s", room), [("event_id", event)])
+    elif kind == "backfill":
+        ids = [("v", fed_event_id(rng)) for _ in range(rng.randint(1, 4))]
+        uri = with_query(
+            fed_path("/backfill/%s", room), ids + [("limit", str(rng.randint(1, 100)))]
+        )
+    elif kind == "get_missing_events":
+        method = "POST"
+        uri = fed_path("/get_missing_events/%s", room)
+        body = {
+            "earliest_events": [fed_event_id(rng) for _ in range(rng.randint(0, 3))],
+            "latest_events": [fed_event_id(rng) for _ in range(rng.randint(1, 3))],
+            "limit": rng.randint(1, 20),
+            "min_depth": rng.randint(0, 50),
+        }
+    elif kind in ("make_join", "make_knock"):
+        query = (
+            offered_versions(rng)
+            if kind == "make_join"
+            else [("ver", str(v)) for v in range(7, 13)]
+        )
+        uri = with_query(fed_path(f"/{kind}/%s/%s", room, user), query)
+    elif kind == "make_leave":
+        uri = fed_path("/make_leave/%s/%s", room, user)
+    elif kind in ("send_join", "send_leave", "send_knock"):
+        method = "PUT"
+        (pdu,) = some_events(rng, rooms, 1)
+        prefix = "/_matrix/federation/v1" if kind == "send_knock" else "/_matrix/federation/v2"
+        uri = fed_path(f"/{kind}/%s/%s", room, event, prefix=prefix)
+        if kind == "send_join" and rng.random() < 0.5:
+            uri = with_query(uri, [("omit_members", "true")])
+        body = pdu
+    elif kind == "invite_v2":
+        method = "PUT"
+        version = rng.choice(ROOM_VERSIONS)
+        (pdu,) = some_events(rng, rooms, 1)
+        uri = fed_path("/invite/%s/%s", room, event, prefix="/_matrix/federation/v2")
+        body = {
+            "room_version": version,
+            "event": pdu,
+            "invite_room_state": [
+                {
+                    "type": "m.room.name",
+                    "state_key": "",
+                    "sender": user,
+                    "content": {"name": random_text(rng, 3)},
+                }
+            ],
+        }
+    elif kind == "invite_v1":
+        method = "PUT"
+        (body,) = some_events(rng, rooms, 1)
+        uri = fed_path("/invite/%s/%s", room, event)
+    elif kind == "send":
+        method = "PUT"
+        txn = str(rng.randrange(10**12, 10**13))
+        uri = fed_path("/send/%s", txn)
+        pdus = some_events(rng, rooms, rng.choice([0, 1, 1, 2, 3, 5, 50]))
+        edus = [
+            {
+                "edu_type": "m.typing",
+                "content": {"room_id": room, "user_id": user, "typing": rng.random() < 0.5},
+            }
+            for _ in range(rng.randint(0 if pdus else 1, 2))
+        ]
+        body = {
+            "origin": origin,
+            "origin_server_ts": rng.randrange(1_600_000_000_000, 1_800_000_000_000),
+            "pdus": pdus,
+            "edus": edus,
+        }
+        kind = f"send ({len(pdus)} pdus)"
+    elif kind == "query_directory":
+        alias = f"#{rng.choice(ODD_LOCALPARTS)}:{rng.choice(FED_SERVERS)}"
+        uri = with_query(fed_path("/query/directory"), [("room_alias", alias)])
+    elif kind == "query_profile":
+        query = [("user_id", user)]
+        if rng.random() < 0.7:
+            query.append(("field", rng.choice(["displayname", "avatar_url"])))
+        uri = with_query(fed_path("/query/profile"), query)
+    elif kind == "user_devices":
+        uri = fed_path("/user/devices/%s", user)
+    elif kind == "user_keys_query":
+        method = "POST"
+        uri = fed_path("/user/keys/query")
+        body = {"device_keys": {fed_user_id(rng): [] for _ in range(rng.randint(1, 3))}}
+    elif kind == "user_keys_claim":
+        method = "POST"
+        uri = fed_path("/user/keys/claim")
+        body = {"one_time_keys": {user: {random_word(rng).upper(): "signed_curve25519"}}}
+    elif kind == "key_query":
+        method = "POST"
+        uri = "/_matrix/key/v2/query"
+        body = {
+            "server_keys": {
+                rng.choice(FED_SERVERS): {
+                    f"ed25519:{rng.choice(FED_KEY_VERSIONS)}": {
+                        "minimum_valid_until_ts": rng.randrange(
+                            1_600_000_000_000, 1_800_000_000_000
+                        )
+                    }
+                }
+            }
+        }
+    elif kind == "key_server":
+        uri = "/_matrix/key/v2/server"
+    elif kind == "public_rooms_get":
+        query = [("limit", str(rng.randint(1, 50)))]
+        if rng.random() < 0.5:
+            query.append(("since", random_word(rng)))
+        if rng.random() < 0.3:
+            query.append(("include_all_networks", "true"))
+        uri = with_query(fed_path("/publicRooms"), query)
+    elif kind == "public_rooms_post":
+        method = "POST"
+        uri = fed_path("/publicRooms")
+        body = {"limit": rng.randint(1, 50), "filter": {"generic_search_term": random_text(rng, 2)}}
+    elif kind == "event_auth":
+        uri = fed_path("/event_auth/%s/%s", room, event)
+    elif kind == "timestamp_to_event":
+        query = [
+            ("ts", str(rng.randrange(1_600_000_000_000, 1_800_000_000_000))),
+            ("dir", rng.choice("fb")),
+        ]
+        uri = with_query(fed_path("/timestamp_to_event/%s", room), query)
+    elif kind == "hierarchy":
+        uri = with_query(fed_path("/hierarchy/%s", room), [("suggested_only", "true")])
+    elif kind == "exchange_third_party_invite":
+        method = "PUT"
+        uri = fed_path("/exchange_third_party_invite/%s", room)
+        (body,) = some_events(rng, rooms, 1)
+    else:  # media_download
+        uri = with_query(
+            fed_path("/media/download/%s", random_word(rng, 20, 24)), [("timeout_ms", "20000")]
+        )
+    return method, uri, body, kind
+
+
+def request_key(server: str, version: str) -> KeyPair:
+    """The signing key ``ed25519:<version>`` of a requesting server."""
+    return KeyPair(server, f"ed25519:{version}", f"request {server} {version}")
+
+
+def sign_request_case(
+    method: str, uri: str, origin: str, destination: str, content: Any, key: KeyPair
+) -> JsonDict:
+    """A ``sign_request`` case (``content`` left out when None)."""
+    case = {
+        "op": "sign_request",
+        "method": method,
+        "uri": uri,
+        "origin": origin,
+        "destination": destination,
+        "key_id": key.key_id,
+        "seed": key.seed,
+    }
+    if content is not None:
+        case["content"] = content
+    return case
+
+
+def two_servers(rng: random.Random) -> tuple[str, str]:
+    """A requesting and a receiving server, distinct."""
+    origin, destination = rng.sample(FED_SERVERS, 2)
+    return origin, destination
+
+
+def gen_sign_request(
+    rng: random.Random, rooms: dict[str, RoomBuilder]
+) -> Iterator[tuple[JsonDict, str]]:
+    """Requests of every federation endpoint signed by assorted servers."""
+    for index in range(220):
+        origin, destination = two_servers(rng)
+        method, uri, body, what = random_request(rng, rooms, origin)
+        key = request_key(origin, rng.choice(FED_KEY_VERSIONS))
+        yield sign_request_case(method, uri, origin, destination, body, key), (
+            f"{index}: {method} {what}"
+        )
+    key = request_key("a.example", "k1")
+    odd_uris = [
+        (
+            "/_matrix/federation/v1/backfill/!abc:b.example?v=$ev:b.example&limit=5",
+            "IDs left unencoded in path and query",
+        ),
+        (
+            "/_matrix/federation/v1/query/profile?user_id=%40g%2Bh%3Ab.example&field=displayname",
+            "+ encoded in the query",
+        ),
+        ("/_matrix/federation/v1/query/profile?user_id=@g+h:b.example", "+ left raw in the query"),
+        ("/_matrix/federation/v1/event/%2524percent%3Aa.example", "encoded % (%25)"),
+        (
+            "/_matrix/federation/v1/make_join/%21r%3Aa.example/%40a%3Ab.example?ver=1&ver=1&ver=12",
+            "repeated identical ver",
+        ),
+        (
+            "/_matrix/federation/v1/make_join/%21r%3Aa.example/%40a%3Ab.example?ver=&ver=12",
+            "empty ver value",
+        ),
+        ("/_matrix/federation/v1/version?", "empty query"),
+        ("/_matrix/federation/v1/version#frag", "a # in the target"),
+        (
+            "/_matrix/federation/v1/user/devices/%40x%3A%5B%3A%3A1%5D%3A8448",
+            "IPv6 server name encoded",
+        ),
+        ("/_matrix/federation/v1/event/$" + "A" * 2000, "very long target"),
+        (
+            "/_matrix/federation/v1/query/directory?room_alias=%23a%20b%3Ac.example",
+            "%20 in the query",
+        ),
+        ("/_matrix/federation/v1/query/directory?room_alias=%23a+b%3Ac.example", "+ for a space"),
+        ("/_matrix/federation/v1/event/%24abc%2Fdef%2Bghi", "v3 event ID with / and + encoded"),
+        ("/_matrix/federation/v1/event/$abc/def+ghi", "v3 event ID with / and + raw"),
+        (
+            "/_matrix/federation/v1/hierarchy/%21"
+            + "x" * 43
+            + "?suggested_only=false&suggested_only=true",
+            "v12 room ID, repeated parameter",
+        ),
+        ('/_matrix/federation/v1/send/1?a="b"&c=\\d', "quote and backslash in the target"),
+        ("/", "bare /"),
+    ]
+    for uri, what in odd_uris:
+        yield sign_request_case("GET", uri, "a.example", "b.example", None, key), f"uri: {what}"
+    body = {"text": "".join(TEXT_PIECES), "nested": {"é": ["日本", {"😀": None}]}}
+    yield sign_request_case(
+        "PUT", "/_matrix/federation/v1/send/9", "a.example", "b.example", body, key
+    ), "unicode and escapes in the body"
+    yield sign_request_case(
+        "GET", "/_matrix/federation/v1/version", "a.example", "b.example", {"x": 1}, key
+    ), "GET with a body: the body is signed as given"
+    yield sign_request_case(
+        "DELETE", "/_matrix/federation/v1/x/%21a%3Ab.example", "a.example", "b.example", None, key
+    ), "DELETE"
+    yield sign_request_case(
+        "PUT",
+        "/_matrix/federation/v1/send/10",
+        "a.example",
+        "b.example",
+        {"big": 2**53 - 1, "neg": -(2**53 - 1), "zero": 0, "s": "\u0000\u2028"},
+        key,
+    ), "integer limits and control characters in the body"
+    yield sign_request_case(
+        "PUT",
+        "/_matrix/federation/v1/send/11",
+        "a.example",
+        "b.example",
+        {"signatures": {"x.example": {"ed25519:x": "abc"}}, "unsigned": {"a": 1}},
+        key,
+    ), "body carrying signatures and unsigned (signed as content)"
+    for version in ["a_bc", "0", "Key_2024", 'a"b', "a b", "é"]:
+        odd = request_key("c.example", version)
+        label = f"key ID ed25519:{version}"
+        if not version.isascii():
+            label = (
+                f"{QUIRK}{label}: Synapse cannot write a non-ASCII key ID into the header "
+                "and fails (the protocol requires ASCII only of method, uri, origin and "
+                "destination)"
+            )
+        elif '"' in version:
+            label += (
+                " (the header's quoted key is not escaped by Synapse; headers are not compared)"
+            )
+        yield sign_request_case(
+            "GET", "/_matrix/federation/v1/version", "c.example", "d.example", None, odd
+        ), label
+    for origin in ["A.EXAMPLE", "b.example:0", "c.example:+443", "[::1]", "1.2.3.4", "x"]:
+        yield sign_request_case(
+            "GET",
+            "/_matrix/federation/v1/version",
+            origin,
+            "d.example",
+            None,
+            request_key(origin, "k1"),
+        ), f"origin {origin}"
+    good = sign_request_case(
+        "GET", "/_matrix/federation/v1/version", "a.example", "b.example", None, key
+    )
+    for name, value, what in [
+        ("uri", "/_matrix/federation/v1/query/profile/é", "non-ASCII uri"),
+        ("origin", "é.example", "non-ASCII origin"),
+        ("destination", "b.exämple", "non-ASCII destination"),
+        ("method", "GÉT", "non-ASCII method"),
+        ("destination", "", "empty destination"),
+        ("seed", "AAAA", "seed too short"),
+        ("key_id", "rsa:1", "non-ed25519 key ID"),
+        ("content", [1, 2], "content an array"),
+        ("content", "{}", "content a string"),
+        ("content", None, "content null"),
+        ("method", 5, "method a number"),
+        ("uri", None, "uri null"),
+    ]:
+        bad = dict(good)
+        bad[name] = value
+        yield bad, f"{what} (error)"
+    for name in ["method", "uri", "origin", "destination", "key_id", "seed"]:
+        bad = dict(good)
+        del bad[name]
+        yield bad, f"missing {name} (error)"
+    for method in ("PUT", "POST"):
+        yield sign_request_case(
+            method, "/_matrix/federation/v1/send/12", "a.example", "b.example", {}, key
+        ), (
+            f"{QUIRK}{method} with an empty {{}} body: Synapse's federation client sends no body "
+            "for it (`if json:` in _send_request), so no content is signed (protocol: content "
+            "whenever given)"
+        )
+
+
+def request_signature(
+    method: str, uri: str, origin: str, destination: str, content: Any, key: KeyPair
+) -> str:
+    """The signature a server makes over a request (the JSON Synapse signs)."""
+    obj: JsonDict = {"method": method, "uri": uri, "origin": origin, "destination": destination}
+    if content is not None:
+        obj["content"] = content
+    return signedjson.sign.sign_json(obj, origin, key.signing_key)["signatures"][origin][key.key_id]
+
+
+def x_matrix(
+    params: list[tuple[str, str]], *, scheme: str = "X-Matrix ", sep: str = ",", quote: bool = True
+) -> str:
+    """An Authorization header value from (name, value) parameters."""
+    text = [f'{name}="{value}"' if quote else f"{name}={value}" for name, value in params]
+    return scheme + sep.join(text)
+
+
+class RequestBase:
+    """One request a server sends another, and what the receiver holds.
+
+    ``sig()`` signs the request (or a variant of it) with the origin's key,
+    ``params()`` gives the usual header parameters and ``case()`` the
+    ``verify_request`` case with the headers given.
+    """
+
+    def __init__(self, rng: random.Random, rooms: dict[str, RoomBuilder], index: int) -> None:
+        self.rng = rng
+        self.origin, self.destination = two_servers(rng)
+        self.method, self.uri, self.content, self.what = random_request(rng, rooms, self.origin)
+        self.key = request_key(self.origin, rng.choice(FED_KEY_VERSIONS))
+        self.keys = {self.origin: {self.key.key_id: self.key.public}}
+        self.index = index
+
+    def sig(self, key: KeyPair | None = None, origin: str | None = None, **changes: Any) -> str:
+        """The origin's signature, over the request with ``changes`` applied."""
+        fields = {
+            "method": self.method,
+            "uri": self.uri,
+            "destination": self.destination,
+            "content": self.content,
+        }
+        fields.update(changes)
+        key = key or self.key
+        return request_signature(origin=origin or self.origin, key=key, **fields)
+
+    def params(self, key: KeyPair | None = None, **changes: Any) -> list[tuple[str, str]]:
+        """``origin``, ``key``, ``sig``, ``destination`` of a correct header."""
+        key = key or self.key
+        return [
+            ("origin", key.server),
+            ("key", key.key_id),
+            ("sig", self.sig(key, origin=key.server, **changes)),
+            ("destination", self.destination),
+        ]
+
+    def header(self, key: KeyPair | None = None, **changes: Any) -> str:
+        """A correct header (for the request with ``changes``, if any)."""
+        return x_matrix(self.params(key, **changes))
+
+    def case(self, headers: list[str], **changes: Any) -> JsonDict:
+        """The ``verify_request`` case (``content`` only if the request has one)."""
+        case: JsonDict = {
+            "op": "verify_request",
+            "method": self.method,
+            "uri": self.uri,
+            "destination": self.destination,
+            "authorization": headers,
+            "keys": copy.deepcopy(self.keys),
+        }
+        if self.content is not None:
+            case["content"] = self.content
+        for name, value in changes.items():
+            if value is OMIT:
+                case.pop(name, None)
+            else:
+                case[name] = value
+        return case
+
+    def spare(self, version: str) -> KeyPair:
+        """Another key of the origin, held by the receiver too."""
+        key = request_key(self.origin, version)
+        self.keys[self.origin][key.key_id] = key.public
+        return key
+
+
+OMIT = object()  # marks a field to leave out of a case
+
+
+def with_body(rng: random.Random, rooms: dict[str, RoomBuilder], index: int) -> RequestBase:
+    """A request of an endpoint that carries a body (PUT or POST)."""
+    while True:
+        b = RequestBase(rng, rooms, index)
+        if b.content is not None:
+            return b
+
+
+def without_body(
+    rng: random.Random, rooms: dict[str, RoomBuilder], index: int, delete: bool = False
+) -> RequestBase:
+    """A request of an endpoint without a body (GET; DELETE if ``delete``)."""
+    while True:
+        b = RequestBase(rng, rooms, index)
+        if b.content is None:
+            b.method = "DELETE" if delete else b.method
+            return b
+
+
+def escaped(value: str, rng: random.Random) -> str:
+    """``value`` with backslashes before some of its characters."""
+    return "".join("\\" + c if rng.random() < 0.4 else c for c in value)
+
+
+def permuted(params: list[tuple[str, str]], rng: random.Random) -> list[tuple[str, str]]:
+    shuffled = list(params)
+    rng.shuffle(shuffled)
+    return shuffled
+
+
+def vr_valid(b: RequestBase) -> Iterator[tuple[str, JsonDict]]:
+    """Requests Synapse authenticates: (scenario, case)."""
+    rng = b.rng
+    yield "plain", b.case([b.header()])
+    yield "reordered_params", b.case([x_matrix(permuted(b.params(), rng))])
+    yield "spaces_after_commas", b.case([x_matrix(b.params(), sep=", ")])
+    yield "tabs_around_commas", b.case(
+        [x_matrix(b.params(), sep=rng.choice(["\t,\t", " ,\t", "\t, "]))]
+    )
+    yield "spaces_around_commas", b.case([x_matrix(b.params(), sep="  ,  ")])
+    yield "two_spaces_after_scheme", b.case(
+        [x_matrix(b.params(), scheme="X-Matrix" + " " * rng.randint(2, 4))]
+    )
+    yield "unquoted_values", b.case([x_matrix(b.params(), quote=False)])
+    mixed = [(n, v) if rng.random() < 0.5 else (f'{n}="{v}"', None) for n, v in b.params()]
+    yield "some_values_quoted", b.case(
+        ["X-Matrix " + ",".join(n if v is None else f"{n}={v}" for n, v in mixed)]
+    )
+    yield "upper_case_names", b.case([x_matrix([(n.upper(), v) for n, v in b.params()])])
+    yield "mixed_case_names", b.case([x_matrix([(n.capitalize(), v) for n, v in b.params()])])
+    params = b.params()
+    params.insert(rng.randrange(len(params) + 1), (random_word(rng), random_word(rng)))
+    yield "unknown_param", b.case([x_matrix(params)])
+    params = b.params()
+    params.insert(0, ("origin", "evil.example"))
+    params.insert(rng.randint(1, 2), ("sig", encode_base64(bytes(64))))
+    yield "duplicate_param_last_wins", b.case([x_matrix(params)])
+    yield "no_destination", b.case([x_matrix(b.params()[:3])])
+    yield "escaped_chars", b.case([x_matrix([(n, escaped(v, rng)) for n, v in b.params()])])
+    params = b.params()
+    params[2] = ("sig", params[2][1] + "==")
+    yield "padded_sig", b.case([x_matrix(params)])
+    params = b.params()
+    params[2] = ("sig", to_url_safe(params[2][1]))
+    yield "urlsafe_sig", b.case([x_matrix(params)])
+    params = b.params()
+    params[2] = ("sig", to_url_safe(params[2][1]) + "==")
+    yield "urlsafe_padded_sig", b.case([x_matrix(params)])
+    other = rng.choice(
+        ["Bearer syt_abc", "Basic YTpi", 'x-matrix origin="z.example"', "Matrix foo"]
+    )
+    headers = [b.header(), other]
+    rng.shuffle(headers)
+    yield "other_scheme_ignored", b.case(headers)
+    second = b.spare("second")
+    headers = [b.header(), b.header(second)]
+    rng.shuffle(headers)
+    yield "second_key_same_origin", b.case(headers)
+    third = b.spare("third")
+    yield "three_keys_same_origin", b.case([b.header(), b.header(second), b.header(third)])
+    unheld = request_key(b.origin, "unheld")
+    headers = [b.header(unheld), b.header()]
+    rng.shuffle(headers)
+    yield "unknown_second_key_ignored", b.case(headers)
+    params = b.params(unheld)
+    params[2] = ("sig", "not even base64")
+    yield "unheld_key_garbage_sig_ignored", b.case([x_matrix(params), b.header()])
+    keys = copy.deepcopy(b.keys)
+    for server in rng.sample([s for s in FED_SERVERS if s != b.origin], 2):
+        keys[server] = {"ed25519:k1": request_key(server, "k1").public}
+    keys[b.origin]["curve25519:x"] = encode_base64(bytes(32))
+    yield "extra_held_servers", b.case([b.header()], keys=keys)
+    forger = rng.choice([s for s in FED_SERVERS if s != b.origin])
+    forged = x_matrix(
+        [
+            ("origin", forger),
+            ("key", "ed25519:k1"),
+            ("sig", encode_base64(bytes(64))),
+            ("destination", b.destination),
+        ]
+    )
+    yield "forged_then_valid_other_origin", b.case([forged, b.header()])
+
+
+def vr_valid_variants(
+    rng: random.Random, rooms: dict[str, RoomBuilder], index: int
+) -> Iterator[tuple[str, JsonDict]]:
+    """Valid requests that need a request of a particular shape."""
+    b = without_body(rng, rooms, index, rng.random() < 0.3)
+    yield "get_body_ignored", b.case([b.header()], content={"ignored": True})
+    b = with_body(rng, rooms, index)
+    b.content = {}
+    yield "empty_object_body", b.case([b.header()])
+    b = RequestBase(rng, rooms, index)
+    port = rng.choice([":0", ":99999", ":+443", ":8_448", ":00443", ":65535"])
+    host = rng.choice(["c.example", "1.2.3.4", "[::1]", "A.Example", "x"])
+    b.origin = host + port
+    b.key = request_key(b.origin, "k1")
+    b.keys = {b.origin: {b.key.key_id: b.key.public}}
+    yield "odd_port_origin", b.case([b.header()])
+    b = with_body(rng, rooms, index)
+    b.method, b.uri = "PUT", fed_path("/send/%s", str(rng.randrange(10**12, 10**13)))
+    b.content = {
+        "pdus": some_events(rng, rooms, 60),
+        "edus": [],
+        "origin": b.origin,
+        "origin_server_ts": 1_700_000_000_000,
+    }
+    yield "large_body", b.case([b.header()])
+    b = with_body(rng, rooms, index)
+    b.method, b.uri = "POST", fed_path("/publicRooms")
+    b.content = {"filter": {"generic_search_term": random_text(rng, 6)}, "é": "".join(TEXT_PIECES)}
+    yield "unicode_body", b.case([b.header()])
+    b = without_body(rng, rooms, index)
+    room = "!" + encode_base64(rng.randbytes(32), urlsafe=True)
+    b.uri = rng.choice(
+        [
+            f"/_matrix/federation/v1/make_join/{room}/@g+h:b.example?ver=12&ver=11",
+            f"/_matrix/federation/v1/backfill/{room}?v=$a/b+c&v=$d:e.example&limit=5",
+            "/_matrix/federation/v1/query/profile?user_id=@per%cent:b.example&field=displayname",
+            f"/_matrix/federation/v1/state_ids/{urllib.parse.quote(room, '')}?event_id=%24a%2Fb%2Bc",
+        ]
+    )
+    yield "raw_ids_in_uri", b.case([b.header()])
+
+
+def vr_invalid(b: RequestBase) -> Iterator[tuple[str, JsonDict]]:
+    """Requests Synapse refuses: (scenario, case)."""
+    rng = b.rng
+    params = b.params()
+    params[2] = ("sig", rng.choice(["A", "AAAAA", "%%%%", params[2][1][:-1] + "A" * 5]))
+    yield "bad_base64_sig", b.case([x_matrix(params)])
+    params = b.params()
+    params[2] = ("sig", params[2][1][: rng.randint(10, 80)])
+    yield "truncated_sig", b.case([x_matrix(params)])
+    params = b.params()
+    params[2] = ("sig", "")
+    yield "empty_sig", b.case([x_matrix(params)])
+    params = b.params()
+    params[2] = ("sig", flip_signature(params[2][1], rng))
+    yield "flipped_sig", b.case([x_matrix(params)])
+    if b.destination.upper() == b.destination:
+        b.destination = rng.choice(
+            [s for s in ["localhost:8448", "matrix.org", "hs.example:443"] if s != b.origin]
+        )
+    params = b.params(destination=b.destination.upper())
+    params[3] = ("destination", b.destination.upper())
+    yield "destination_case_differs", b.case([x_matrix(params)])
+    other = rng.choice([s for s in FED_SERVERS if s != b.destination])
+    params = b.params(destination=other)
+    params[3] = ("destination", other)
+    yield "destination_mismatch", b.case([x_matrix(params)])
+    bad_origin = rng.choice(
+        [
+            "-a.example/x",
+            "a_b.example",
+            "[::1",
+            "a.example:",
+            "a.example:x",
+            "",
+            "a..example",
+            "a.example.",
+            "é.example",
+            "[1.2.3.4]",
+            "a b",
+        ]
+    )
+    params = b.params()
+    params[0] = ("origin", bad_origin)
+    keys = dict(b.keys, **{bad_origin: b.keys[b.origin]})
+    yield "invalid_origin", b.case([x_matrix(params)], keys=keys)
+    yield "invalid_origin_then_valid", b.case([x_matrix(params), b.header()], keys=keys)
+    yield "lower_case_scheme", b.case(
+        [b.header().replace("X-Matrix", rng.choice(["x-matrix", "X-MATRIX", "x-Matrix"]), 1)]
+    )
+    broken = rng.choice(
+        [b.header() + ",", "X-Matrix origin", "X-Matrix ", 'X-Matrix origin="a.example" key="k"']
+    )
+    yield "malformed_second_header", b.case([b.header(), broken])
+    yield "malformed_first_header", b.case([broken, b.header()])
+    for name in ("origin", "key", "sig"):
+        params = [(n, v) for n, v in b.params() if n != name]
+        yield f"missing_{name}", b.case([x_matrix(params)])
+    yield "no_headers", b.case([])
+    yield "no_space_after_scheme", b.case([x_matrix(b.params(), scheme="X-Matrix")])
+    yield "scheme_prefix_only", b.case(
+        [x_matrix(b.params(), scheme=rng.choice(["X-MatrixFoo ", "X-Matrix-2 ", "X-Matrix,"]))]
+    )
+    yield "tab_after_scheme", b.case([x_matrix(b.params(), scheme="X-Matrix\t")])
+    yield "other_scheme_only", b.case(
+        [rng.choice(["Bearer syt_abc", "Basic YTpi", 'Matrix origin="a.example"'])]
+    )
+    params = b.params()
+    params[1] = (
+        "key",
+        rng.choice(["rsa:1", "curve25519:" + b.key.key_id[8:], "ED25519:" + b.key.key_id[8:]]),
+    )
+    keys = copy.deepcopy(b.keys)
+    keys[b.origin][params[1][1]] = b.key.public
+    yield "non_ed25519_key_id", b.case([x_matrix(params)], keys=keys)
+    second = b.spare("second")
+    params = b.params(second)
+    params[2] = ("sig", flip_signature(params[2][1], rng))
+    headers = [b.header(), x_matrix(params)]
+    rng.shuffle(headers)
+    yield "second_key_bad", b.case(headers)
+    yield "signed_other_destination", b.case([x_matrix(b.params(destination=other)[:3])])
+    method = rng.choice(
+        [m for m in ["GET", "PUT", "POST", "DELETE", b.method.lower()] if m != b.method]
+    )
+    yield "signed_other_method", b.case([b.header(method=method)])
+    yield "signed_other_uri", b.case([b.header(uri=b.uri + rng.choice(["x", "/", "?", "&a=b"]))])
+    decoded = urllib.parse.unquote(b.uri)
+    if decoded != b.uri:
+        yield "signed_decoded_uri", b.case([b.header(uri=decoded)])
+    else:
+        yield "signed_encoded_uri", b.case([b.header(uri=b.uri.replace("/", "%2F"))])
+    yield "signed_with_origin_destination", b.case([b.header(destination=b.origin)])
+    yield "space_around_equals", b.case(
+        [x_matrix(b.params(), quote=True).replace("=", rng.choice([" =", "= ", " = "]), 1)]
+    )
+    yield "trailing_comma", b.case([b.header() + rng.choice([",", ", ", ",,"])])
+    yield "empty_param", b.case([b.header().replace(",", ",,", 1)])
+    other_key = request_key(b.origin, "other")
+    yield "unknown_key_id", b.case(
+        [b.header()], keys={b.origin: {other_key.key_id: other_key.public}}
+    )
+    yield "no_keys_held", b.case([b.header()], keys={})
+    yield "keys_for_other_servers_only", b.case(
+        [b.header()], keys={"z.example": {b.key.key_id: b.key.public}}
+    )
+    header = b.header()
+    cut = header.index('"', header.index("origin=") + 8)
+    yield "unterminated_quote", b.case([header[:cut] + header[cut + 1 :]])
+    forger = rng.choice([s for s in FED_SERVERS if s != b.origin])
+    forged = x_matrix(
+        [
+            ("origin", forger),
+            ("key", "ed25519:k1"),
+            ("sig", encode_base64(bytes(64))),
+            ("destination", b.destination),
+        ]
+    )
+    keys = dict(b.keys, **{forger: {"ed25519:k1": request_key(forger, "k1").public}})
+    yield "valid_then_forged_other_origin", b.case([b.header(), forged], keys=keys)
+    yield "valid_then_unheld_other_origin", b.case([b.header(), forged])
+    yield "wrong_public_key", b.case(
+        [b.header()], keys={b.origin: {b.key.key_id: request_key("x", "x").public}}
+    )
+    yield "non_ascii_uri", b.case([b.header(uri=b.uri + "é")], uri=b.uri + "é")
+
+
+def vr_invalid_variants(
+    rng: random.Random, rooms: dict[str, RoomBuilder], index: int
+) -> Iterator[tuple[str, JsonDict]]:
+    """Refused requests that need a request of a particular shape."""
+    b = without_body(rng, rooms, index, rng.random() < 0.3)
+    yield "get_signed_with_body", b.case([b.header(content={"a": 1})], content={"a": 1})
+    b = with_body(rng, rooms, index)
+    yield "put_without_body", b.case([b.header()], content=OMIT)
+    yield "signed_without_content", b.case([b.header(content=None)])
+    yield "signed_other_content", b.case([b.header(content=dict(b.content, extra=1))])
+    yield "signed_empty_content", b.case([b.header(content={})])
+    yield "signed_as_get", b.case([b.header(method="GET", content=None)])
+
+
+VR_REPEATS = 5
+
+
+def gen_verify_request(
+    rng: random.Random, rooms: dict[str, RoomBuilder]
+) -> Iterator[tuple[JsonDict, str]]:
+    """Signed requests, then each scenario of header syntax and signature
+    checking on requests of assorted endpoints; the generator stops if
+    Synapse's verdict is not the one a scenario means."""
+    for index in range(VR_REPEATS):
+        sources = [
+            (True, vr_valid(RequestBase(rng, rooms, index))),
+            (True, vr_valid_variants(rng, rooms, index)),
+            (False, vr_invalid(RequestBase(rng, rooms, index))),
+            (False, vr_invalid_variants(rng, rooms, index)),
+        ]
+        for meant, cases in sources:
+            for scenario, case in cases:
+                label = (
+                    f"{'valid' if meant else 'not valid'}: {scenario} ({case['method']} {index})"
+                )
+                yield checked_validity(case, label, meant)
+    yield from verify_request_extras(rng, rooms)
+
+
+def checked_validity(case: JsonDict, label: str, meant: bool | None) -> tuple[JsonDict, str]:
+    """``(case, label)``, after making sure Synapse's verdict is the one the
+    scenario means (``None``: an error answer is meant)."""
+    answer = twin.answer(copy.deepcopy(case))
+    got = None if "error" in answer else answer.get("valid")
+    if got is not meant:
+        raise RuntimeError(f"{label}: meant {meant}, Synapse answers {answer}")
+    return case, label
+
+
+def verify_request_extras(
+    rng: random.Random, rooms: dict[str, RoomBuilder]
+) -> Iterator[tuple[JsonDict, str]]:
+    """Wrong-kind inputs, and Synapse's header reading beyond the protocol."""
+    b = RequestBase(rng, rooms, 99)
+    good = b.case([b.header()])
+    for name, value, what in [
+        ("authorization", b.header(), "authorization a string"),
+        ("authorization", [b.header(), 7], "authorization holding a number"),
+        ("keys", b.origin, "keys a string"),
+        ("keys", {b.origin: {b.key.key_id: "AAAA"}}, "a held key of 3 bytes"),
+        ("keys", {b.origin: [b.key.public]}, "a server's keys an array"),
+        ("content", [1], "content an array"),
+        ("method", None, "method null"),
+        ("uri", 5, "uri a number"),
+        ("destination", ["b.example"], "destination an array"),
+    ]:
+        bad = dict(good)
+        bad[name] = value
+        yield checked_validity(bad, f"error: {what}", None)
+    for name in ("method", "uri", "destination", "authorization", "keys"):
+        bad = dict(good)
+        del bad[name]
+        yield checked_validity(bad, f"error: missing {name}", None)
+    b = without_body(rng, rooms, 100)
+    b.destination = "a,b.example"
+    params = b.params()
+    yield checked_validity(
+        b.case([x_matrix(params)]),
+        f"{QUIRK}not valid: a comma inside a quoted value splits the parameter list (Synapse "
+        "splits on every comma; RFC 9110's quoted-string may hold one)",
+        False,
+    )
+    b = without_body(rng, rooms, 101)
+    params = b.params()
+    sig = params[2][1]
+    params[2] = ("sig", sig[:20] + "*!" + sig[20:40] + " " + sig[40:])
+    yield checked_validity(
+        b.case([x_matrix(params)]),
+        f"{QUIRK}valid: characters outside base64 inside sig are skipped (Python's b64decode "
+        "without validate)",
+        True,
+    )
+    b = without_body(rng, rooms, 102)
+    params = b.params()
+    params[0] = ("origin", '"' + b.origin)
+    yield checked_validity(
+        b.case(
+            [
+                "X-Matrix "
+                + ",".join(f"{n}={v}" if n == "origin" else f'{n}="{v}"' for n, v in params)
+            ]
+        ),
+        "not valid: a lone opening quote drops the value's last character",
+        False,
+    )
+
+
+# -- key documents -------------------------------------------------------------
+
+KEY_SERVERS = FED_SERVERS + ["keys.example:8448"]
+NOTARIES = ["notary.example", "matrix.org", "n.example:8448", "[2001:db8::2]"]
+
+
+def key_pair(server: str, key_id: str) -> KeyPair:
+    """A server's key for key documents."""
+    return KeyPair(server, key_id, f"keys {server} {key_id}")
+
+
+class KeyDocument:
+    """A ``GET /_matrix/key/v2/server`` answer being built: current keys, old
+    keys and the signatures to add last."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self.server = rng.choice(KEY_SERVERS)
+        versions = rng.sample(FED_KEY_VERSIONS, 3)
+        self.current = [key_pair(self.server, f"ed25519:{versions[0]}")]
+        if rng.random() < 0.25:
+            self.current.append(key_pair(self.server, f"ed25519:{versions[1]}"))
+        self.old: list[tuple[KeyPair, int]] = []
+        if rng.random() < 0.3:
+            self.old.append(
+                (
+                    key_pair(self.server, f"ed25519:old_{versions[2]}"),
+                    rng.randrange(1_400_000_000_000, 1_600_000_000_000),
+                )
+            )
+        self.valid_until = rng.randrange(1_700_000_000_000, 1_900_000_000_000)
+        self.notary_name = rng.choice([n for n in NOTARIES if n != self.server])
+        self.notary_keys = [
+            key_pair(self.notary_name, f"ed25519:{rng.choice(['n1', 'auto', 'notary'])}")
+        ]
+
+    def body(self) -> JsonDict:
+        """The unsigned document."""
+        doc: JsonDict = {
+            "server_name": self.server,
+            "verify_keys": {k.key_id: {"key": k.public} for k in self.current},
+            "valid_until_ts": self.valid_until,
+        }
+        if self.old:
+            doc["old_verify_keys"] = {
+                k.key_id: {"key": k.public, "expired_ts": ts} for k, ts in self.old
+            }
+        return doc
+
+    def signed(
+        self,
+        doc: JsonDict | None = None,
+        signers: list[KeyPair] | None = None,
+        notary: bool = False,
+    ) -> JsonDict:
+        """The document signed by ``signers`` (default: every current key),
+        then by the notary's first key if ``notary``."""
+        doc = copy.deepcopy(doc if doc is not None else self.body())
+        for signer in self.current if signers is None else signers:
+            doc = signedjson.sign.sign_json(doc, signer.server, signer.signing_key)
+        if notary:
+            doc = signedjson.sign.sign_json(doc, self.notary_name, self.notary_keys[0].signing_key)
+        doc.setdefault("signatures", {})
+        return doc
+
+    def notary(self, keys: list[KeyPair] | None = None) -> JsonDict:
+        """The case's ``notary``: its name and the keys the receiver trusts."""
+        return {
+            "server_name": self.notary_name,
+            "keys": {k.key_id: k.public for k in (keys or self.notary_keys)},
+        }
+
+    def case(
+        self, doc: JsonDict, notary: JsonDict | None = None, server_name: str | None = None
+    ) -> JsonDict:
+        case: JsonDict = {
+            "op": "verify_key_document",
+            "server_name": server_name or self.server,
+            "response": doc,
+        }
+        if notary is not None:
+            case["notary"] = notary
+        return case
+
+
+def kd_valid(d: KeyDocument) -> Iterator[tuple[str, JsonDict]]:
+    """Documents Synapse accepts: (scenario, case)."""
+    rng = d.rng
+    yield "plain", d.case(d.signed())
+    past = copy.copy(d)
+    past.valid_until = rng.randrange(1_000_000_000_000, 1_600_000_000_000)
+    yield "expired_document", d.case(past.signed())
+    for ts in (0, 2**53 - 1, -1):
+        edge = copy.copy(d)
+        edge.valid_until = ts
+        yield f"valid_until_ts {ts}", d.case(edge.signed())
+    doc = d.body()
+    doc["verify_keys"]["curve25519:x"] = {"key": "not a key at all"}
+    doc["verify_keys"][rng.choice(["ed25519", "ED25519:x", "Ed25519:y"])] = {"no": "key"}
+    doc.setdefault("old_verify_keys", {})["curve25519:old"] = {"junk": True}
+    yield "non_ed25519_keys_mixed_in", d.case(d.signed(doc))
+    yield "notary_signed", d.case(d.signed(notary=True), d.notary())
+    yield "notary_expired", d.case(past.signed(notary=True), past.notary())
+    second = key_pair(d.notary_name, "ed25519:second")
+    doc = d.signed()
+    doc = signedjson.sign.sign_json(doc, d.notary_name, second.signing_key)
+    yield "notary_second_key", d.case(doc, d.notary([d.notary_keys[0], second]))
+    both = signedjson.sign.sign_json(d.signed(notary=True), d.notary_name, second.signing_key)
+    yield "notary_two_keys_both_sign", d.case(both, d.notary([d.notary_keys[0], second]))
+    extra = d.signed(notary=True)
+    extra["signatures"][d.notary_name]["ed25519:unknown"] = encode_base64(bytes(64))
+    yield "notary_unknown_extra_signature_ignored", d.case(extra, d.notary())
+    more = d.notary([d.notary_keys[0], key_pair(d.notary_name, "ed25519:spare")])
+    yield "notary_holds_unused_key", d.case(d.signed(notary=True), more)
+    odd = copy.copy(d)
+    odd.current = [
+        key_pair(d.server, rng.choice(["ed25519:", "ed25519:a b", "ed25519:é/+", "ed25519::"]))
+    ]
+    yield "odd_but_accepted_key_ids", d.case(odd.signed())
+    again = copy.copy(d)
+    again.old = [(d.current[0], rng.randrange(1_400_000_000_000, 1_600_000_000_000))]
+    yield "old_key_also_current", d.case(again.signed())
+    older = copy.copy(d)
+    older.old = [
+        (key_pair(d.server, f"ed25519:old{i}"), rng.randrange(1_400_000_000_000, 1_600_000_000_000))
+        for i in range(rng.randint(1, 4))
+    ]
+    yield "old_verify_keys", d.case(older.signed())
+    doc = d.body()
+    kid = d.current[0].key_id
+    doc["verify_keys"][kid]["key"] = rng.choice(
+        [d.current[0].public + "=", to_url_safe(d.current[0].public)]
+    )
+    yield "padded_or_urlsafe_key", d.case(d.signed(doc))
+    others = [
+        key_pair(s, "ed25519:k1") for s in rng.sample([s for s in KEY_SERVERS if s != d.server], 2)
+    ]
+    yield "signed_also_by_others", d.case(d.signed(signers=d.current + others))
+    two = copy.copy(d)
+    two.current = [key_pair(d.server, "ed25519:a"), key_pair(d.server, "ed25519:b")]
+    yield "two_keys_both_sign", d.case(two.signed())
+    yield "two_keys_one_signs", d.case(two.signed(signers=[two.current[rng.randrange(2)]]))
+    many = copy.copy(d)
+    many.current = [key_pair(d.server, f"ed25519:c{i}") for i in range(5)]
+    many.old = [(key_pair(d.server, f"ed25519:o{i}"), 1_500_000_000_000 + i) for i in range(5)]
+    yield "five_current_five_old", d.case(many.signed(signers=many.current[2:3]))
+    doc = d.body()
+    doc["m.extra"] = {"é": "".join(TEXT_PIECES), "n": [1, 2, None]}
+    doc["verify_keys"][kid]["extra"] = "ignored"
+    doc = d.signed(doc)
+    doc["unsigned"] = {"age": 5}
+    yield "unsigned_and_extra_fields", d.case(doc)
+    doc = d.signed()
+    doc["signatures"][d.server]["curve25519:x"] = "AAAA"
+    yield "non_ed25519_signature_ignored", d.case(doc)
+    doc = d.signed()
+    old = key_pair(d.server, "ed25519:old_signer")
+    doc = signedjson.sign.sign_json(doc, d.server, old.signing_key)
+    yield "also_signed_by_unlisted_key", d.case(doc)
+    myself = copy.copy(d)
+    myself.notary_name = d.server
+    myself.notary_keys = [d.current[0]]
+    yield "notary_answers_for_itself", d.case(myself.signed(), myself.notary())
+
+
+def kd_invalid(d: KeyDocument) -> Iterator[tuple[str, JsonDict]]:
+    """Documents Synapse refuses: (scenario, case)."""
+    rng = d.rng
+    kid = d.current[0].key_id
+    doc = d.body()
+    doc["verify_keys"][kid]["key"] = rng.choice(
+        ["not base64 at all!", encode_base64(bytes(31)), encode_base64(bytes(33)), ""]
+    )
+    yield "bad_key_base64", d.case(d.signed(doc))
+    bad = copy.copy(d)
+    bad.old = [(key_pair(d.server, "ed25519:old"), 1_500_000_000_000)]
+    doc = bad.body()
+    doc["old_verify_keys"]["ed25519:old"]["key"] = encode_base64(bytes(rng.choice([16, 31, 64])))
+    yield "bad_old_key", d.case(bad.signed(doc))
+    doc = bad.body()
+    del doc["old_verify_keys"]["ed25519:old"]["expired_ts"]
+    yield "old_key_missing_expired_ts", d.case(bad.signed(doc))
+    doc = bad.body()
+    del doc["old_verify_keys"]["ed25519:old"]["key"]
+    yield "old_key_missing_key", d.case(bad.signed(doc))
+    doc = d.body()
+    doc["old_verify_keys"] = rng.choice([[], "none", 5])
+    yield "old_verify_keys_not_object", d.case(d.signed(doc))
+    doc = d.signed()
+    doc["signatures"][d.server][kid] = flip_signature(doc["signatures"][d.server][kid], rng)
+    if len(d.current) > 1:
+        other = d.current[1].key_id
+        doc["signatures"][d.server][other] = flip_signature(doc["signatures"][d.server][other], rng)
+    yield "bad_self_signature", d.case(doc)
+    doc = d.body()
+    del doc["verify_keys"][kid]["key"]
+    yield "key_missing_key_field", d.case(d.signed(doc))
+    doc = d.body()
+    doc["verify_keys"][kid] = d.current[0].public
+    yield "key_entry_not_object", d.case(d.signed(doc))
+    doc = d.body()
+    doc["verify_keys"][kid]["key"] = 5
+    yield "key_not_string", d.case(d.signed(doc))
+    for name in ("server_name", "signatures", "valid_until_ts", "verify_keys"):
+        doc = d.signed()
+        del doc[name]
+        yield f"missing_{name}", d.case(doc)
+    doc = d.body()
+    doc["server_name"] = 7
+    yield "server_name_not_string", d.case(d.signed(doc))
+    doc = d.signed()
+    doc["signatures"] = rng.choice([[], "sig"])
+    yield "signatures_not_object", d.case(doc)
+    doc = d.signed()
+    doc["signatures"][d.server] = {}
+    yield "no_self_signature", d.case(doc)
+    doc = d.body()
+    doc["verify_keys"] = {
+        rng.choice(["curve25519:x", "ed25519", "ED25519:x"]): {
+            "key": key_pair(d.server, "ed25519:x").public
+        }
+    }
+    signer = key_pair(d.server, "ed25519:x")
+    yield "non_ed25519_only", d.case(signedjson.sign.sign_json(doc, d.server, signer.signing_key))
+    empty = d.body()
+    empty["verify_keys"] = {}
+    yield "verify_keys_empty", d.case(d.signed(empty))
+    others = [
+        key_pair(s, "ed25519:k1") for s in rng.sample([s for s in KEY_SERVERS if s != d.server], 2)
+    ]
+    yield "not_self_signed", d.case(d.signed(signers=others[: rng.randint(1, 2)]))
+    doc = d.signed(notary=True)
+    nkid = d.notary_keys[0].key_id
+    doc["signatures"][d.notary_name][nkid] = flip_signature(
+        doc["signatures"][d.notary_name][nkid], rng
+    )
+    yield "notary_bad_signature", d.case(doc, d.notary())
+    second = key_pair(d.notary_name, "ed25519:second")
+    doc = signedjson.sign.sign_json(d.signed(notary=True), d.notary_name, second.signing_key)
+    doc["signatures"][d.notary_name]["ed25519:second"] = flip_signature(
+        doc["signatures"][d.notary_name]["ed25519:second"], rng
+    )
+    yield "notary_one_known_key_bad", d.case(doc, d.notary([d.notary_keys[0], second]))
+    other_server = rng.choice([s for s in KEY_SERVERS if s not in (d.server, d.notary_name)])
+    yield "notary_entry_for_other_server", d.case(d.signed(notary=True), d.notary(), other_server)
+    yield "wrong_server_name", d.case(d.signed(), None, other_server)
+    if any(c.isalpha() for c in d.server):
+        yield "server_name_case_differs", d.case(d.signed(), None, d.server.upper())
+    notary_only = d.signed(signers=[], notary=True)
+    yield "notary_origin_not_signed", d.case(notary_only, d.notary())
+    yield "notary_signature_missing", d.case(d.signed(), d.notary())
+    yield "notary_signed_by_others_only", d.case(
+        d.signed(signers=d.current + others[:1]), d.notary()
+    )
+    unknown = d.notary([key_pair(d.notary_name, "ed25519:unknown")])
+    yield "notary_unknown_key", d.case(d.signed(notary=True), unknown)
+    wrong = d.notary()
+    wrong["keys"][nkid] = key_pair("x", "ed25519:x").public
+    yield "notary_wrong_public_key", d.case(d.signed(notary=True), wrong)
+    unlisted = d.signed(signers=[key_pair(d.server, "ed25519:unlisted")])
+    yield "signed_by_unlisted_key", d.case(unlisted)
+    old = copy.copy(d)
+    old.old = [(key_pair(d.server, "ed25519:old"), 1_500_000_000_000)]
+    yield "signed_only_by_old_key", d.case(old.signed(signers=[old.old[0][0]]))
+    yield "signed_only_by_old_key_notary", d.case(
+        old.signed(signers=[old.old[0][0]], notary=True), d.notary()
+    )
+    doc = d.signed(notary=rng.random() < 0.5)
+    target = rng.choice(["valid_until_ts", "verify_keys", "server_name_extra", "old"])
+    if target == "valid_until_ts":
+        doc["valid_until_ts"] += 1
+    elif target == "verify_keys":
+        doc["verify_keys"]["ed25519:added"] = {"key": key_pair(d.server, "ed25519:added").public}
+    elif target == "server_name_extra":
+        doc["extra"] = "added"
+    else:
+        doc["old_verify_keys"] = {"ed25519:o": {"key": d.current[0].public, "expired_ts": 1}}
+    notary = d.notary() if d.notary_name in doc["signatures"] else None
+    yield f"tampered_after_signing ({target})", d.case(doc, notary)
+    doc = d.signed()
+    doc["verify_keys"] = rng.choice([[], "keys", None])
+    yield "verify_keys_not_object", d.case(doc)
+
+
+KD_REPEATS = 5
+
+
+def through_notary(d: KeyDocument, case: JsonDict) -> JsonDict:
+    """The same document as a notary's answer entry: countersigned by the
+    notary (when it has a ``signatures`` object to hold one), the notary
+    trusted."""
+    doc = copy.deepcopy(case["response"])
+    if isinstance(doc.get("signatures"), dict):
+        doc = signedjson.sign.sign_json(doc, d.notary_name, d.notary_keys[0].signing_key)
+    return dict(case, response=doc, notary=d.notary())
+
+
+def gen_verify_key_document(
+    rng: random.Random, rooms: dict[str, RoomBuilder]
+) -> Iterator[tuple[JsonDict, str]]:
+    """Key documents of every scenario, fetched directly or through a notary;
+    the generator stops if Synapse's verdict is not the one a scenario means."""
+    for index in range(KD_REPEATS):
+        for meant, d in ((True, KeyDocument(rng)), (False, KeyDocument(rng))):
+            for scenario, case in (kd_valid if meant else kd_invalid)(d):
+                if index >= KD_REPEATS - 2 and "notary" not in case:
+                    case = through_notary(d, case)
+                via = " via notary" if "notary" in case else ""
+                label = f"{'valid' if meant else 'not valid'}: {scenario}{via} ({index})"
+                yield checked_validity(case, label, meant)
+    d = KeyDocument(rng)
+    good = d.case(d.signed(notary=True), d.notary())
+    for change, what in [
+        ({"response": [good["response"]]}, "response an array"),
+        ({"server_name": 7}, "server_name a number"),
+        ({"notary": "n.example"}, "notary a string"),
+        ({"notary": {"server_name": d.notary_name}}, "notary without keys"),
+        ({"notary": {"keys": good["notary"]["keys"]}}, "notary without server_name"),
+        (
+            {"notary": {"server_name": d.notary_name, "keys": {"rsa:1": d.notary_keys[0].public}}},
+            "notary key not ed25519",
+        ),
+        (
+            {"notary": {"server_name": d.notary_name, "keys": {"ed25519:n": "not a key"}}},
+            "notary key not 32 bytes",
+        ),
+        (
+            {"notary": {"server_name": d.notary_name, "keys": {"ed25519:n": 5}}},
+            "notary key a number",
+        ),
+    ]:
+        yield checked_validity(dict(good, **change), f"error: {what}", None)
+    bad = dict(good)
+    del bad["response"]
+    yield checked_validity(bad, "error: missing response", None)
 
 
 # ---------------------------------------------------------------------------
@@ -4695,6 +5900,9 @@ GENERATORS: dict[str, Generator] = {
     "auth_types": gen_auth_types,
     "auth": gen_auth,
     "resolve": gen_resolve,
+    "sign_request": gen_sign_request,
+    "verify_request": gen_verify_request,
+    "verify_key_document": gen_verify_key_document,
 }
 
 #: Ops whose generated vectors are written one file per room version.

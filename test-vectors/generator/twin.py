@@ -29,7 +29,21 @@ Every answer is computed by the code of an installed ``matrix-synapse``
   ``check_state_independent_auth_rules`` for create events,
   ``check_state_dependent_auth_rules`` for the others);
 * ``resolve``: ``synapse.state.v1`` / ``synapse.state.v2``
-  ``resolve_events_with_store`` over an in-memory store.
+  ``resolve_events_with_store`` over an in-memory store;
+* ``sign_request``: ``MatrixFederationHttpClient.build_auth_headers`` (the
+  JSON it signs with ``signedjson.sign.sign_json`` and the ``X-Matrix``
+  header it writes), given the body as ``_send_request`` passes it;
+* ``verify_request``: ``Authenticator.authenticate_request`` (which runs
+  ``_parse_auth_header`` on each header and ``Keyring.verify_json_for_server``
+  on the JSON it builds) over a stand-in request, after the body step of
+  ``BaseFederationServlet._wrap`` (``parse_json_object_from_request`` for
+  ``PUT``/``POST``);
+* ``verify_key_document``: ``ServerKeyFetcher``'s checks
+  (``get_server_verify_keys_v2_direct`` after its HTTP call, then
+  ``BaseV2KeyFetcher.process_v2_response``), or with a notary
+  ``PerspectivesKeyFetcher.get_server_verify_key_v2_indirect`` (with
+  ``_validate_perspectives_response``) over the notary's answer, the notary
+  configured by ``synapse.config.key._parse_key_servers``.
 
 The module can also be imported: :func:`answer` maps one case (a dict) to its
 answer (a dict), and :func:`answer_line` does the same for one raw input line.
@@ -40,6 +54,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import importlib.metadata
+import io
 import json
 import logging
 import os
@@ -61,11 +76,22 @@ from synapse.api.room_versions import (  # noqa: E402
     RoomVersion,
     StateResolutionVersions,
 )
+from synapse.config._base import ConfigError  # noqa: E402
+from synapse.config.key import _parse_key_servers  # noqa: E402
 from synapse.crypto import event_signing  # noqa: E402
-from synapse.crypto.keyring import Keyring  # noqa: E402
+from synapse.crypto.keyring import (  # noqa: E402
+    BaseV2KeyFetcher,
+    Keyring,
+    PerspectivesKeyFetcher,
+    ServerKeyFetcher,
+    _FetchKeyRequest,
+)
 from synapse.events import EventBase, make_event_from_dict  # noqa: E402
 from synapse.events.utils import validate_canonicaljson  # noqa: E402
 from synapse.federation import federation_base  # noqa: E402
+from synapse.federation.transport.server._base import Authenticator  # noqa: E402
+from synapse.http import matrixfederationclient  # noqa: E402
+from synapse.http.servlet import parse_json_object_from_request  # noqa: E402
 from synapse.state import v1 as state_v1  # noqa: E402
 from synapse.state import v2 as state_v2  # noqa: E402
 from synapse.storage.databases.main.event_federation import (  # noqa: E402
@@ -483,6 +509,299 @@ def op_resolve(case: JsonDict) -> JsonDict:
     return {"state": sorted(set(resolved.values()))}
 
 
+# ---------------------------------------------------------------------------
+# Federation requests and key documents
+# ---------------------------------------------------------------------------
+
+
+class _StandInFederationClient:
+    """The two attributes of ``MatrixFederationHttpClient`` that
+    ``build_auth_headers`` reads: our server name and signing key."""
+
+    def __init__(self, server_name: str, signing_key: Any) -> None:
+        self.server_name = server_name
+        self.signing_key = signing_key
+
+
+def build_auth_headers(
+    client: _StandInFederationClient, destination: bytes, method: bytes, uri: bytes, content: Any
+) -> tuple[JsonDict, list[bytes]]:
+    """Run Synapse's ``MatrixFederationHttpClient.build_auth_headers``.
+
+    Returns the object it signed (recorded by wrapping the module's
+    ``sign_json`` for the call; the wrapper passes everything through) and the
+    ``Authorization`` header values it built.
+    """
+    signed: list[JsonDict] = []
+    original = matrixfederationclient.sign_json
+
+    def recording_sign_json(obj: JsonDict, name: str, key: Any) -> JsonDict:
+        result = original(obj, name, key)
+        signed.append(copy.deepcopy(result))
+        return result
+
+    matrixfederationclient.sign_json = recording_sign_json
+    try:
+        headers = matrixfederationclient.MatrixFederationHttpClient.build_auth_headers(
+            client, destination, method, uri, content  # type: ignore[arg-type]
+        )
+    finally:
+        matrixfederationclient.sign_json = original
+    return signed[0], headers
+
+
+def op_sign_request(case: JsonDict) -> JsonDict:
+    """The request signed as Synapse's federation client signs it."""
+    method = field(case, "method", str)
+    uri = field(case, "uri", str)
+    origin = field(case, "origin", str)
+    destination = field(case, "destination", str)
+    content = field(case, "content", dict, None)
+    key = signing_key(case)
+    for name, value in (
+        ("method", method),
+        ("uri", uri),
+        ("origin", origin),
+        ("destination", destination),
+    ):
+        if not value.isascii():
+            raise _bad_input(f"{name} must be ASCII (Synapse encodes it as ASCII)")
+    # MatrixFederationHttpClient._send_request passes the body to
+    # build_auth_headers only `if json:`, so an empty object is neither sent
+    # nor signed.
+    body = copy.deepcopy(content) if content else None
+    client = _StandInFederationClient(origin, key)
+    try:
+        signed, headers = build_auth_headers(
+            client, destination.encode("ascii"), method.encode("ascii"), uri.encode("ascii"), body
+        )
+    except Exception as exc:
+        raise _bad_input(f"Synapse cannot build the header: {describe_exception(exc)}") from exc
+    return {"signed": signed, "authorization": headers[0].decode("ascii")}
+
+
+class _StandInHeaders:
+    """``twisted.web.http_headers.Headers.getRawHeaders`` for one header name."""
+
+    def __init__(self, authorization: list[bytes]) -> None:
+        self._authorization = authorization
+
+    def getRawHeaders(self, name: bytes) -> list[bytes] | None:  # noqa: N802 (Twisted's name)
+        if name.lower() != b"authorization" or not self._authorization:
+            return None  # as Twisted answers for a header that was not sent
+        return list(self._authorization)
+
+
+class _StandInRequest:
+    """What ``authenticate_request`` and ``parse_json_object_from_request``
+    read of a ``SynapseRequest``: method, URI, headers and body (bytes)."""
+
+    def __init__(self, method: bytes, uri: bytes, authorization: list[bytes], body: bytes) -> None:
+        self.method = method
+        self.uri = uri
+        self.requestHeaders = _StandInHeaders(authorization)
+        self.content = io.BytesIO(body)
+        self.requester: str | None = None
+
+
+class _FixedClock:
+    """``Clock.time_msec`` at a fixed time (2025-10-09).  Nothing the
+    protocol compares depends on it: held keys never expire here, and key
+    documents are not judged against a clock (Synapse only records the time
+    it fetched them)."""
+
+    def time_msec(self) -> int:
+        return 1_760_000_000_000
+
+
+class _NoRetryTimingsStore:
+    """The one store method ``authenticate_request`` calls: no backoff known."""
+
+    async def get_destination_retry_timings(self, destination: str) -> None:
+        return None
+
+
+class StandInAuthenticator:
+    """Synapse's ``Authenticator`` for a server named ``server_name``.
+
+    ``authenticate_request`` is Synapse's own method; the attributes are those
+    ``Authenticator.__init__`` takes from the homeserver: its name,
+    ``is_mine_server_name`` (an exact comparison, as ``HomeServer`` does it),
+    the keyring (here over the case's keys), no federation whitelist.
+    """
+
+    authenticate_request = Authenticator.authenticate_request
+
+    def __init__(self, server_name: str, keyring: StaticKeyring) -> None:
+        self._clock = _FixedClock()
+        self.keyring = keyring
+        self.server_name = server_name
+        self.store = _NoRetryTimingsStore()
+        self.federation_domain_whitelist = None
+        self.notifier = None
+        self.replication_client = None
+
+    def _is_mine_server_name(self, server_name: str) -> bool:
+        return server_name == self.server_name
+
+
+def _to_bytes(text: str) -> bytes:
+    """The bytes of a header or request line (UTF-8; lone surrogates kept so
+    that Synapse's own decoding rejects them)."""
+    return text.encode("utf-8", "surrogatepass")
+
+
+def op_verify_request(case: JsonDict) -> JsonDict:
+    """Whether Synapse's federation server authenticates the request."""
+    method = field(case, "method", str)
+    uri = field(case, "uri", str)
+    destination = field(case, "destination", str)
+    authorization = field(case, "authorization", list)
+    if not all(isinstance(value, str) for value in authorization):
+        raise _bad_input("authorization must be a list of strings")
+    content = field(case, "content", dict, None)
+    keyring = StaticKeyring(verify_keys(case))
+    body = b"" if content is None else json.dumps(content).encode("ascii")
+    request = _StandInRequest(
+        _to_bytes(method), _to_bytes(uri), [_to_bytes(v) for v in authorization], body
+    )
+    try:
+        # BaseFederationServlet._wrap: the body is read for PUT and POST only
+        # (an absent or non-object body is an error there), else it is None.
+        body_object = None
+        if request.method in [b"PUT", b"POST"]:
+            body_object = parse_json_object_from_request(request)
+        authenticator = StandInAuthenticator(destination, keyring)
+        origin = run_coroutine(authenticator.authenticate_request(request, body_object))
+    except Exception as exc:
+        return {"valid": False, "reason": describe_exception(exc)}
+    return {"valid": True, "origin": origin}
+
+
+class _StandInKeyStore:
+    """``store_server_keys_response``, the one store method the fetchers call.
+
+    Nothing is stored.  The real method writes each key's ``valid_until_ts``
+    into a ``BIGINT`` column, which PostgreSQL refuses for anything but an
+    integer; that refusal is reproduced (SQLite would store anything, so
+    Synapse is not consistent here and the vectors avoid such documents).
+    """
+
+    async def store_server_keys_response(
+        self,
+        server_name: str,
+        from_server: str,
+        ts_added_ms: int,
+        verify_keys: dict[str, FetchKeyResult],
+        response_json: JsonDict,
+    ) -> None:
+        encode_canonical_json(response_json)
+        for key_id, result in verify_keys.items():
+            ts = result.valid_until_ts
+            if isinstance(ts, bool) or not isinstance(ts, int):
+                raise ValueError(f"valid_until_ts of {key_id} is not an integer: {ts!r}")
+
+
+class _StandInKeyClient:
+    """The federation client of a key fetcher, answering its one request with
+    the case's document (direct) or a notary answer holding it."""
+
+    def __init__(self, document: JsonDict) -> None:
+        self._document = document
+
+    async def get_json(self, destination: str, path: str, **kwargs: Any) -> JsonDict:
+        return copy.deepcopy(self._document)
+
+    async def post_json(self, destination: str, path: str, data: JsonDict) -> JsonDict:
+        return {"server_keys": [copy.deepcopy(self._document)]}
+
+
+class StandInKeyFetcher:
+    """Synapse's ``ServerKeyFetcher`` and ``PerspectivesKeyFetcher`` logic over
+    one document: the methods are Synapse's own, only the HTTP client, the
+    clock and the store are stand-ins."""
+
+    get_server_verify_keys_v2_direct = ServerKeyFetcher.get_server_verify_keys_v2_direct
+    get_server_verify_key_v2_indirect = PerspectivesKeyFetcher.get_server_verify_key_v2_indirect
+
+    def __init__(self, document: JsonDict) -> None:
+        self.client = _StandInKeyClient(document)
+        self.clock = _FixedClock()
+        self.store = _StandInKeyStore()
+        #: Why the notary's entry was skipped (Synapse only logs it).
+        self.skipped: str | None = None
+
+    def _validate_perspectives_response(self, key_server: Any, response: JsonDict) -> None:
+        try:
+            PerspectivesKeyFetcher._validate_perspectives_response(self, key_server, response)
+        except Exception as exc:
+            self.skipped = describe_exception(exc)
+            raise
+
+    async def process_v2_response(
+        self, from_server: str, response_json: JsonDict, time_added_ms: int
+    ) -> dict[str, FetchKeyResult]:
+        try:
+            return await BaseV2KeyFetcher.process_v2_response(
+                self, from_server, response_json, time_added_ms
+            )
+        except Exception as exc:
+            self.skipped = describe_exception(exc)
+            raise
+
+
+def notary_key_server(notary: JsonDict) -> Any:
+    """The case's notary as Synapse's ``trusted_key_servers`` config reads it."""
+    name = field(notary, "server_name", str)
+    keys = field(notary, "keys", dict)
+    try:
+        (server,) = _parse_key_servers([{"server_name": name, "verify_keys": keys}], True)
+    except ConfigError as exc:
+        raise _bad_input(f"notary: {exc}") from exc
+    return server
+
+
+def op_verify_key_document(case: JsonDict) -> JsonDict:
+    """Whether Synapse accepts a key document, and the keys it takes from it."""
+    server_name = field(case, "server_name", str)
+    document = field(case, "response", dict)
+    notary = field(case, "notary", dict, None)
+    key_server = None if notary is None else notary_key_server(notary)
+    fetcher = StandInKeyFetcher(document)
+    try:
+        if key_server is None:
+            keys = run_coroutine(fetcher.get_server_verify_keys_v2_direct(server_name))
+        else:
+            request = _FetchKeyRequest(
+                server_name=server_name, minimum_valid_until_ts=0, key_ids=[]
+            )
+            by_server = run_coroutine(
+                fetcher.get_server_verify_key_v2_indirect([request], key_server)
+            )
+            keys = by_server.get(server_name, {})
+            if not keys:
+                # get_server_verify_key_v2_indirect logs and skips an entry
+                # that fails its checks.
+                reason = f"the notary's answer gives no keys for {server_name}"
+                if fetcher.skipped is not None:
+                    reason += f" (entry skipped: {fetcher.skipped})"
+                elif by_server:
+                    reason += f" (only for {', '.join(sorted(by_server))})"
+                return {"valid": False, "reason": reason}
+    except Exception as exc:
+        return {"valid": False, "reason": describe_exception(exc)}
+    return {
+        "valid": True,
+        "keys": {
+            key_id: {
+                "key": encode_base64(result.verify_key.encode()),
+                "valid_until_ts": result.valid_until_ts,
+            }
+            for key_id, result in keys.items()
+        },
+    }
+
+
 #: The protocol's operations, by name.
 OPERATIONS: dict[str, Callable[[JsonDict], JsonDict]] = {
     "canonical": op_canonical,
@@ -496,6 +815,9 @@ OPERATIONS: dict[str, Callable[[JsonDict], JsonDict]] = {
     "auth_types": op_auth_types,
     "auth": op_auth,
     "resolve": op_resolve,
+    "sign_request": op_sign_request,
+    "verify_request": op_verify_request,
+    "verify_key_document": op_verify_key_document,
 }
 
 
