@@ -87,6 +87,18 @@ LIBRARY_DIFFERS = {
         "2**53 tells them apart, and such a value is not canonical JSON, so no event "
         "received over federation can carry it"
     ),
+    "PUT with an empty {} body": (
+        "the protocol signs `content` whenever a body is given, and a server that receives "
+        "a PUT with `{}` verifies it with that content; Synapse's client would send no body"
+    ),
+    "POST with an empty {} body": (
+        "the protocol signs `content` whenever a body is given, and a server that receives "
+        "a POST with `{}` verifies it with that content; Synapse's client would send no body"
+    ),
+    "valid: characters outside base64 inside sig": (
+        "a signature that is not base64 is refused: Synapse's b64decode skips the stray "
+        "characters, so two different header values would carry the same signature"
+    ),
 }
 
 
