@@ -318,7 +318,7 @@ impl ServerAcl {
     #[must_use]
     pub fn allows(&self, server: &ServerName) -> bool {
         let host = server.host().as_bytes();
-        if !self.allow_ip_literals && is_ip_literal(server.host()) {
+        if !self.allow_ip_literals && super::resolve::ip_literal(server.host()).is_some() {
             return false;
         }
         if self.deny.iter().any(|glob| glob_matches(glob, host)) {
@@ -334,18 +334,6 @@ impl ServerAcl {
 #[must_use]
 pub fn acl_allows(content: &Object, server: &ServerName) -> bool {
     ServerAcl::from_content(content).allows(server)
-}
-
-/// True for a bracketed IPv6 literal, or a hostname of four dot-separated groups of 1
-/// to 3 digits (the server-name grammar's IPv4 literal; the ID parser has checked
-/// the numbers).
-fn is_ip_literal(host: &str) -> bool {
-    if host.starts_with('[') {
-        return true;
-    }
-    let is_group =
-        |group: &str| (1..=3).contains(&group.len()) && group.bytes().all(|b| b.is_ascii_digit());
-    host.split('.').count() == 4 && host.split('.').all(is_group)
 }
 
 /// Whole-string glob match, ignoring case: the greedy algorithm that remembers only
