@@ -131,7 +131,7 @@ fn old_and_own_keys_are_never_replaced() {
         k1.public_key()
     );
 
-    let mut own = KeyRing::new().with_own(&remote(), &[k1.clone()]);
+    let mut own = KeyRing::new().with_own(&remote(), std::slice::from_ref(&k1));
     let report = own.accept(doc(&[&other], &[], 100), 1_000_000);
     assert_eq!(report.conflicts.len(), 1);
     assert_eq!(
@@ -182,7 +182,7 @@ fn unsatisfied_needs() {
     );
     assert_eq!(ring.unsatisfied(&[need(&[], 1_001)]), [need(&[], 1_001)]);
     let unknown = KeyNeed::new(ServerName::parse("x.example").unwrap(), ids(&[]), 0);
-    assert_eq!(ring.unsatisfied(&[unknown.clone()]), [unknown]);
+    assert_eq!(ring.unsatisfied(std::slice::from_ref(&unknown)), [unknown]);
     // An old key alone does not meet a need for any key.
     let mut only_old = KeyRing::new();
     only_old.accept(doc(&[&k1], &[(&old, 5_000)], 10), 0);
@@ -250,7 +250,7 @@ fn old_key_validity_for_events() {
 #[test]
 fn own_keys_need_no_fetch() {
     let own = key("ed25519:a_own", 4);
-    let ring = KeyRing::new().with_own(&remote(), &[own.clone()]);
+    let ring = KeyRing::new().with_own(&remote(), std::slice::from_ref(&own));
     let need = KeyNeed::new(remote(), ids(&["ed25519:a_own"]), i64::MAX);
     assert!(ring.unsatisfied(&[need]).is_empty());
     assert!(
