@@ -1,5 +1,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
+use proptest::prelude::*;
+
 use super::*;
 use crate::crypto::{SignatureError, sign_event, verify_event_signatures};
 use crate::federation::keys::{OldVerifyKey, server_key_document, validate_key_object};
@@ -311,4 +313,73 @@ fn key_need_constructor_keeps_its_fields() {
     assert_eq!(need.server, remote());
     assert_eq!(need.key_ids, ids(&["ed25519:1"]));
     assert_eq!(need.min_valid_until_ts, 42);
+}
+
+/// One fetched document in a random history: for each of two key IDs, absent, current
+/// or old, with one of two key byte strings.
+fn arbitrary_fetch() -> impl Strategy<Value = (ServerKeyDocument, i64)> {
+    (
+        prop::collection::vec((0u8..3, 1u8..3, 0i64..100), 2),
+        1u8..3,
+        0i64..100,
+        0i64..100,
+    )
+        .prop_map(|(slots, fallback_seed, valid_until_ts, fetched_at_ms)| {
+            let mut current = Vec::new();
+            let mut old = Vec::new();
+            for ((kind, seed, expired_ts), id) in slots.into_iter().zip(["ed25519:a", "ed25519:b"])
+            {
+                match kind {
+                    1 => current.push(key(id, seed)),
+                    2 => old.push((key(id, seed), expired_ts)),
+                    _ => {}
+                }
+            }
+            if current.is_empty() {
+                current.push(key("ed25519:c", fallback_seed));
+            }
+            let current: Vec<&SigningKey> = current.iter().collect();
+            let old: Vec<(&SigningKey, i64)> = old.iter().map(|(k, ts)| (k, *ts)).collect();
+            (doc(&current, &old, valid_until_ts), fetched_at_ms)
+        })
+}
+
+proptest! {
+    #[test]
+    fn valid_keys_keep_their_bytes(history in prop::collection::vec(arbitrary_fetch(), 1..8)) {
+        let mut ring = KeyRing::new();
+        for (document, fetched_at_ms) in history {
+            let before = ring.export();
+            let report = ring.accept(document.clone(), fetched_at_ms);
+            for entry in before {
+                let still_valid = match entry.validity {
+                    KeyValidity::Current { .. } => entry.validity.usable_until() >= Some(fetched_at_ms),
+                    _ => true,
+                };
+                if still_valid {
+                    let now = ring.key(&entry.server, &entry.key_id).map(|(key, _)| key);
+                    prop_assert_eq!(now, Some(entry.key));
+                }
+            }
+            // Accepting the same document again at the same time changes nothing (it
+            // may only report the same refusals again).
+            let settled = ring.clone();
+            let again = ring.accept(document, fetched_at_ms);
+            prop_assert_eq!(&ring, &settled);
+            prop_assert_eq!(
+                &again,
+                &AcceptReport { conflicts: again.conflicts.clone(), ..AcceptReport::default() }
+            );
+            prop_assert!(report.conflicts.iter().all(|(_, c)| c.held != c.offered));
+        }
+    }
+
+    #[test]
+    fn fresh_key_ids_follow_the_grammar(random in prop::collection::vec(any::<u8>(), 4..=64)) {
+        let key_id = crate::federation::keys::fresh_key_id(&random).unwrap();
+        let version = key_id.as_str().strip_prefix("ed25519:a_").unwrap();
+        prop_assert_eq!(version.len(), random.len());
+        prop_assert!(version.bytes().all(|b| b.is_ascii_alphanumeric()));
+        prop_assert!(crate::federation::keys::check_key_id(key_id.as_str()).is_ok());
+    }
 }
