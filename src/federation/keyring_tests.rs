@@ -92,7 +92,11 @@ fn same_id_new_bytes_is_refused_while_valid_and_accepted_after_expiry() {
     let first = key("ed25519:k1", 1);
     let reused = key("ed25519:k1", 9);
     let mut ring = KeyRing::new();
-    ring.accept(doc(&[&first], &[], 1_000), 0);
+    assert!(
+        ring.accept(doc(&[&first], &[], 1_000), 0)
+            .conflicts
+            .is_empty()
+    );
 
     let report = ring.accept(doc(&[&reused], &[], 5_000), 1_000);
     assert_eq!(
@@ -125,7 +129,11 @@ fn old_and_own_keys_are_never_replaced() {
     let k1 = key("ed25519:k1", 1);
     let other = key("ed25519:k1", 9);
     let mut ring = KeyRing::new();
-    ring.accept(doc(&[&key("ed25519:k2", 2)], &[(&k1, 10)], 100), 0);
+    assert!(
+        ring.accept(doc(&[&key("ed25519:k2", 2)], &[(&k1, 10)], 100), 0)
+            .conflicts
+            .is_empty()
+    );
     let report = ring.accept(doc(&[&other], &[], 100), 1_000_000);
     assert_eq!(report.conflicts.len(), 1);
     assert_eq!(
@@ -146,7 +154,7 @@ fn old_and_own_keys_are_never_replaced() {
 fn validity_is_refreshed_retired_and_never_shortened() {
     let k1 = key("ed25519:k1", 1);
     let mut ring = KeyRing::new();
-    ring.accept(doc(&[&k1], &[], 1_000), 0);
+    assert!(ring.accept(doc(&[&k1], &[], 1_000), 0).conflicts.is_empty());
     let report = ring.accept(doc(&[&k1], &[], 2_000), 500);
     assert_eq!(report.refreshed, ["ed25519:k1"]);
     // A stale copy (from a notary's cache, say) does not shorten the validity.
@@ -173,7 +181,11 @@ fn unsatisfied_needs() {
     let k1 = key("ed25519:k1", 1);
     let old = key("ed25519:old", 2);
     let mut ring = KeyRing::new();
-    ring.accept(doc(&[&k1], &[(&old, 50)], 1_000), 0);
+    assert!(
+        ring.accept(doc(&[&k1], &[(&old, 50)], 1_000), 0)
+            .conflicts
+            .is_empty()
+    );
     let need = |key_ids: &[&str], min| KeyNeed::new(remote(), ids(key_ids), min);
     assert!(ring.unsatisfied(&[need(&["ed25519:k1"], 1_000)]).is_empty());
     assert!(ring.unsatisfied(&[need(&[], 1_000)]).is_empty());
@@ -187,7 +199,12 @@ fn unsatisfied_needs() {
     assert_eq!(ring.unsatisfied(std::slice::from_ref(&unknown)), [unknown]);
     // An old key alone does not meet a need for any key.
     let mut only_old = KeyRing::new();
-    only_old.accept(doc(&[&k1], &[(&old, 5_000)], 10), 0);
+    assert!(
+        only_old
+            .accept(doc(&[&k1], &[(&old, 5_000)], 10), 0)
+            .conflicts
+            .is_empty()
+    );
     assert_eq!(only_old.unsatisfied(&[need(&[], 100)]), [need(&[], 100)]);
 }
 
@@ -196,7 +213,11 @@ fn seven_day_cap() {
     let k1 = key("ed25519:k1", 1);
     let fetched = 1_000;
     let mut ring = KeyRing::new();
-    ring.accept(doc(&[&k1], &[], fetched + 30 * DAY), fetched);
+    assert!(
+        ring.accept(doc(&[&k1], &[], fetched + 30 * DAY), fetched)
+            .conflicts
+            .is_empty()
+    );
     let cap = fetched + 7 * DAY;
     assert_eq!(
         ring.key(&remote(), "ed25519:k1").unwrap().1.usable_until(),
@@ -226,7 +247,11 @@ fn seven_day_cap() {
 fn event_validity_in_v4_and_v5() {
     let k1 = key("ed25519:k1", 1);
     let mut ring = KeyRing::new();
-    ring.accept(doc(&[&k1], &[], 10_000), 0);
+    assert!(
+        ring.accept(doc(&[&k1], &[], 10_000), 0)
+            .conflicts
+            .is_empty()
+    );
     assert!(verifies(&ring, &RoomVersion::V5, 10_000, &k1));
     assert!(!verifies(&ring, &RoomVersion::V5, 10_001, &k1));
     assert!(verifies(&ring, &RoomVersion::V4, 10_000, &k1));
@@ -239,9 +264,13 @@ fn event_validity_in_v4_and_v5() {
 fn old_key_validity_for_events() {
     let old = key("ed25519:old", 2);
     let mut ring = KeyRing::new();
-    ring.accept(
-        doc(&[&key("ed25519:k2", 3)], &[(&old, 5_000)], 10_000),
-        9_000,
+    assert!(
+        ring.accept(
+            doc(&[&key("ed25519:k2", 3)], &[(&old, 5_000)], 10_000),
+            9_000,
+        )
+        .conflicts
+        .is_empty()
     );
     assert!(verifies(&ring, &RoomVersion::V5, 5_000, &old));
     assert!(!verifies(&ring, &RoomVersion::V5, 5_001, &old));
@@ -272,13 +301,17 @@ fn export_and_import_round_trip() {
         &ServerName::parse("me.example").unwrap(),
         &[key("ed25519:me", 7)],
     );
-    ring.accept(
-        doc(
-            &[&key("ed25519:k1", 1)],
-            &[(&key("ed25519:old", 2), 50)],
-            1_000,
-        ),
-        10,
+    assert!(
+        ring.accept(
+            doc(
+                &[&key("ed25519:k1", 1)],
+                &[(&key("ed25519:old", 2), 50)],
+                1_000,
+            ),
+            10,
+        )
+        .conflicts
+        .is_empty()
     );
     let entries = ring.export();
     assert_eq!(entries.len(), 3);
