@@ -379,6 +379,11 @@ pub fn validate_key_document(
 
 /// Validates a key document already parsed, such as one entry of a notary answer.
 ///
+/// Every self-signature under a key ID of `verify_keys` must verify, as for any signed
+/// JSON. Synapse checks only the first it finds and gomatrixserverlib demands one from
+/// every key; Synapse and this reading agree on every document whose self-signatures
+/// are all correct or all wrong.
+///
 /// # Errors
 ///
 /// [`KeyDocError::MissingField`] or [`KeyDocError::WrongKind`] for `server_name`,
@@ -386,11 +391,6 @@ pub fn validate_key_document(
 /// entry's `key` or `expired_ts`; [`KeyDocError::ServerNameMismatch`];
 /// [`KeyDocError::BadKey`]; [`KeyDocError::TooMany`] over [`MAX_KEYS`];
 /// [`KeyDocError::SelfSignature`] without a correct signature under a current key.
-///
-/// Every self-signature under a key ID of `verify_keys` must verify, as for any signed
-/// JSON; Synapse checks only the first it finds, and gomatrixserverlib demands one from
-/// every key. The two agree with this reading on every document whose self-signatures
-/// are all correct or all wrong.
 pub fn validate_key_object(
     document: &Object,
     expected: &ServerName,
