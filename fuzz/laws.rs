@@ -243,3 +243,53 @@ pub(crate) fn resolve(data: &[u8]) {
         );
     }
 }
+
+/// Key documents and notary bodies: validation of arbitrary bytes never panics; a
+/// document that validates re-validates from its own canonical bytes with the same
+/// keys; a notary answer gives one result per entry, each for a server asked about;
+/// reading a notary question and writing it back is idempotent.
+pub(crate) fn key_document(data: &[u8]) {
+    use matrix_serverlib::federation::keyring::KeyNeed;
+    use matrix_serverlib::federation::keys::{
+        notary_query_body, parse_notary_query, validate_key_document, validate_notary_answer,
+    };
+
+    let parsed = json::parse(data, &ParseOptions::lenient()).ok();
+    let named = parsed
+        .as_ref()
+        .and_then(|value| value.get("server_name"))
+        .and_then(Value::as_str)
+        .and_then(|name| ServerName::parse(name).ok());
+    let server = named.unwrap_or_else(|| ServerName::parse("origin.example").expect("valid"));
+    if let Ok(document) = validate_key_document(data, &server) {
+        let canonical = json::to_vec(&Value::Object(document.as_object().clone()));
+        let again = validate_key_document(&canonical, &server).expect("canonical bytes validate");
+        assert_eq!(again.verify_keys(), document.verify_keys());
+        assert_eq!(again.old_verify_keys(), document.old_verify_keys());
+        assert_eq!(again.valid_until_ts(), document.valid_until_ts());
+    }
+
+    let notary = ServerName::parse("notary.example").expect("valid");
+    let mut notary_keys = PublicKeys::new();
+    let notary_key = SigningKey::from_seed("ed25519:n1", [5; 32]);
+    notary_keys.insert("notary.example", "ed25519:n1", notary_key.public_key());
+    let asked = vec![KeyNeed::new(server.clone(), BTreeSet::new(), 0)];
+    if let Ok(results) = validate_notary_answer(data, &notary, &notary_keys, &asked) {
+        let entries = parsed
+            .as_ref()
+            .and_then(|value| value.get("server_keys"))
+            .and_then(Value::as_array)
+            .map_or(usize::MAX, <[Value]>::len);
+        assert_eq!(results.len(), entries, "one result per entry");
+        for document in results.into_iter().flatten() {
+            assert_eq!(document.server_name(), &server);
+        }
+    }
+
+    if let Ok(needs) = parse_notary_query(data, 1_000) {
+        let body = notary_query_body(&needs);
+        let bytes = json::to_vec(&Value::Object(body.clone()));
+        let reread = parse_notary_query(&bytes, 1_000).expect("a written question reads back");
+        assert_eq!(notary_query_body(&reread), body, "question round trip");
+    }
+}

@@ -305,6 +305,7 @@ impl KeyRing {
     /// with *other* bytes is refused and reported as a conflict while the held key is
     /// still valid at `fetched_at_ms`; once it has expired the new bytes replace it. Old
     /// and own keys are never replaced: events signed in the past still need them.
+    #[must_use = "the report names the keys refused for reusing a key ID"]
     pub fn accept(&mut self, document: ServerKeyDocument, fetched_at_ms: i64) -> AcceptReport {
         let mut report = AcceptReport::default();
         let held = self

@@ -379,6 +379,11 @@ pub fn validate_key_document(
 
 /// Validates a key document already parsed, such as one entry of a notary answer.
 ///
+/// Every self-signature under a key ID of `verify_keys` must verify, as for any signed
+/// JSON. Synapse checks only the first it finds and gomatrixserverlib demands one from
+/// every key; Synapse and this reading agree on every document whose self-signatures
+/// are all correct or all wrong.
+///
 /// # Errors
 ///
 /// [`KeyDocError::MissingField`] or [`KeyDocError::WrongKind`] for `server_name`,
@@ -676,7 +681,7 @@ fn current_keys(verify_keys: &Value) -> Result<BTreeMap<String, VerifyKey>, KeyD
         .as_object()
         .ok_or_else(|| wrong_kind("verify_keys", "an object"))?;
     let mut keys = BTreeMap::new();
-    for (key_id, entry) in ed25519_entries(entries)? {
+    for (key_id, entry) in ed25519_entries(entries, "verify_keys")? {
         let path = format!("verify_keys.{key_id}");
         keys.insert(key_id.to_owned(), public_key(key_id, entry, &path)?);
     }
@@ -689,7 +694,7 @@ fn old_keys(old_verify_keys: &Value) -> Result<BTreeMap<String, OldVerifyKey>, K
         .as_object()
         .ok_or_else(|| wrong_kind("old_verify_keys", "an object"))?;
     let mut keys = BTreeMap::new();
-    for (key_id, entry) in ed25519_entries(entries)? {
+    for (key_id, entry) in ed25519_entries(entries, "old_verify_keys")? {
         let path = format!("old_verify_keys.{key_id}");
         let key = public_key(key_id, entry, &path)?;
         let expired_ts = integer(entry, "expired_ts", &format!("{path}.expired_ts"))?;
@@ -700,7 +705,10 @@ fn old_keys(old_verify_keys: &Value) -> Result<BTreeMap<String, OldVerifyKey>, K
 
 /// The entries under `ed25519:` key IDs, each an object, at most [`MAX_KEYS`]; others
 /// are skipped unread (Synapse ignores algorithms it does not know).
-fn ed25519_entries(entries: &Object) -> Result<Vec<(&str, &Object)>, KeyDocError> {
+fn ed25519_entries<'a>(
+    entries: &'a Object,
+    section: &str,
+) -> Result<Vec<(&'a str, &'a Object)>, KeyDocError> {
     let mut found = Vec::new();
     for (key_id, entry) in entries.iter() {
         if !key_id.starts_with(ED25519_PREFIX) {
@@ -715,7 +723,7 @@ fn ed25519_entries(entries: &Object) -> Result<Vec<(&str, &Object)>, KeyDocError
         }
         let entry = entry
             .as_object()
-            .ok_or_else(|| wrong_kind(key_id, "an object"))?;
+            .ok_or_else(|| wrong_kind(&format!("{section}.{key_id}"), "an object"))?;
         found.push((key_id, entry));
     }
     Ok(found)

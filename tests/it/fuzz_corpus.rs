@@ -53,3 +53,8 @@ fn auth_corpus() {
 fn resolve_corpus() {
     replay("resolve", laws::resolve);
 }
+
+#[test]
+fn key_document_corpus() {
+    replay("key_document", laws::key_document);
+}
