@@ -6,6 +6,7 @@
 pub(crate) mod inbound;
 pub(crate) mod peers;
 pub(crate) mod query;
+pub(crate) mod resolver;
 pub(crate) mod server_keys;
 pub(crate) mod tls;
 pub(crate) mod transport;

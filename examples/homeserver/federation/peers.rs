@@ -2,8 +2,6 @@
 //! with X-Matrix, send it over the transport, and read the answer as JSON, with a
 //! bound on every wait and on the size of every answer.
 
-use std::net::IpAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use matrix_serverlib::crypto::SigningKey;
@@ -12,6 +10,10 @@ use matrix_serverlib::federation::request::{RequestToSign, sign_request};
 use matrix_serverlib::id::ServerName;
 use matrix_serverlib::json::{self, Object, ParseOptions, Value};
 
+use matrix_serverlib::federation::net::{Cidr, IpPolicy};
+use matrix_serverlib::federation::resolve::ConnectHost;
+
+use super::resolver::Resolver;
 use super::transport::{Endpoint, Request, Transport, TransportError};
 use crate::config::FederationConfig;
 
@@ -25,6 +27,8 @@ pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 pub(crate) enum PeerError {
     /// The destination is not a server name.
     BadName(String),
+    /// Server-name resolution failed.
+    Unresolvable(String),
     /// No answer.
     Transport(TransportError),
     /// An answer that is not a JSON object.
@@ -37,6 +41,7 @@ impl std::fmt::Display for PeerError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::BadName(name) => write!(f, "{name} is not a server name"),
+            Self::Unresolvable(why) => write!(f, "cannot resolve: {why}"),
             Self::Transport(error) => error.fmt(f),
             Self::NotJson(status) => write!(f, "answer ({status}) is not a JSON object"),
             Self::Signing(why) => write!(f, "cannot sign the request: {why}"),
@@ -48,6 +53,7 @@ impl std::fmt::Display for PeerError {
 #[derive(Clone)]
 pub(crate) struct Peers {
     transport: Transport,
+    resolver: Resolver,
     origin: String,
     key: SigningKey,
 }
@@ -66,9 +72,16 @@ impl Peers {
     ) -> Result<Self, String> {
         let tls = super::tls::client_config(config.ca.as_deref(), config.insecure)
             .map_err(|e| e.to_string())?;
-        let allow_ip = ip_policy(&config.allow_ip)?;
+        let mut policy = IpPolicy::default();
+        for range in &config.allow_ip {
+            let cidr: Cidr = range
+                .parse()
+                .map_err(|e| format!("--federation-allow-ip {range}: {e}"))?;
+            policy.allow.push(cidr);
+        }
         Ok(Self {
-            transport: Transport::new(tls, allow_ip),
+            transport: Transport::new(tls, policy),
+            resolver: Resolver::new(),
             origin: origin.to_owned(),
             key,
         })
@@ -108,7 +121,11 @@ impl Peers {
     ) -> Result<(u16, Vec<u8>), PeerError> {
         let name =
             ServerName::parse(destination).map_err(|_| PeerError::BadName(destination.into()))?;
-        let endpoint = endpoint(&name);
+        let resolved = self
+            .resolver
+            .resolve(&self.transport, &name)
+            .await
+            .map_err(PeerError::Unresolvable)?;
         let authorization = self.authorization(destination, method, uri, body)?;
         let request = Request {
             method: method.as_str(),
@@ -116,10 +133,33 @@ impl Peers {
             authorization: vec![authorization],
             body: body.map(|body| json::to_vec(&Value::Object(body.clone()))),
         };
-        self.transport
-            .send(&endpoint, request, MAX_ANSWER, REQUEST_TIMEOUT)
-            .await
-            .map_err(PeerError::Transport)
+        // Candidates in the core's order; the next one only when a connection fails.
+        let mut last = PeerError::Unresolvable(format!("{destination}: no candidate"));
+        for candidate in &resolved.candidates {
+            let host = match &candidate.host {
+                ConnectHost::Ip(ip) => ip.to_string(),
+                ConnectHost::Name(name) => name.clone(),
+                _ => continue,
+            };
+            let endpoint = Endpoint {
+                host,
+                port: candidate.port,
+                host_header: resolved.host_header.clone(),
+                tls_name: resolved.tls_server_name.clone(),
+            };
+            match self
+                .transport
+                .send(&endpoint, request.clone(), MAX_ANSWER, REQUEST_TIMEOUT)
+                .await
+            {
+                Ok(answer) => return Ok((answer.status, answer.body)),
+                Err(error @ (TransportError::NoAddress(_) | TransportError::Connect(_))) => {
+                    last = PeerError::Transport(error);
+                }
+                Err(error) => return Err(PeerError::Transport(error)),
+            }
+        }
+        Err(last)
     }
 
     /// The `X-Matrix` header for the request, signed by the core.
@@ -137,66 +177,3 @@ impl Peers {
     }
 }
 
-/// Where to connect for `name`: its IP or hostname at its port, or 8448.
-fn endpoint(name: &ServerName) -> Endpoint {
-    let host = name.host().trim_start_matches('[').trim_end_matches(']');
-    Endpoint {
-        host: host.to_owned(),
-        port: name.port().unwrap_or(8448),
-        host_header: name.as_str().to_owned(),
-        tls_name: host.to_owned(),
-    }
-}
-
-/// The IP policy: loopback, private and link-local ranges refused unless allowed.
-fn ip_policy(allow: &[String]) -> Result<Arc<dyn Fn(IpAddr) -> bool + Send + Sync>, String> {
-    let mut allowed = Vec::new();
-    for cidr in allow {
-        let (address, bits) = cidr
-            .split_once('/')
-            .ok_or_else(|| format!("--federation-allow-ip {cidr}: not a CIDR range"))?;
-        let address: IpAddr = address
-            .parse()
-            .map_err(|e| format!("--federation-allow-ip {cidr}: {e}"))?;
-        let bits: u8 = bits
-            .parse()
-            .map_err(|e| format!("--federation-allow-ip {cidr}: {e}"))?;
-        allowed.push((address, bits));
-    }
-    Ok(Arc::new(move |ip: IpAddr| {
-        allowed.iter().any(|&(net, bits)| in_range(ip, net, bits)) || !denied(ip)
-    }))
-}
-
-fn denied(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-        }
-        IpAddr::V6(v6) => {
-            v6.is_loopback() || v6.is_unspecified() || (v6.segments()[0] & 0xfe00) == 0xfc00
-        }
-    }
-}
-
-fn in_range(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
-    match (ip, net) {
-        (IpAddr::V4(ip), IpAddr::V4(net)) => {
-            let mask = u32::MAX
-                .checked_shl(32 - u32::from(bits.min(32)))
-                .unwrap_or(0);
-            u32::from(ip) & mask == u32::from(net) & mask
-        }
-        (IpAddr::V6(ip), IpAddr::V6(net)) => {
-            let mask = u128::MAX
-                .checked_shl(128 - u32::from(bits.min(128)))
-                .unwrap_or(0);
-            u128::from(ip) & mask == u128::from(net) & mask
-        }
-        _ => false,
-    }
-}

@@ -15,6 +15,8 @@ use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
+use matrix_serverlib::federation::net::IpPolicy;
+
 /// How long one TCP connection attempt may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The `User-Agent` of outbound requests.
@@ -29,8 +31,9 @@ pub(crate) struct Endpoint {
     pub(crate) port: u16,
     /// The `Host` header.
     pub(crate) host_header: String,
-    /// The name the certificate must be valid for (an IP address for IP literals).
-    pub(crate) tls_name: String,
+    /// The name the certificate must be valid for; `None` for a certificate of the IP
+    /// address connected to (no SNI is sent then).
+    pub(crate) tls_name: Option<String>,
 }
 
 /// One request to send.
@@ -44,6 +47,21 @@ pub(crate) struct Request {
     pub(crate) authorization: Vec<String>,
     /// The JSON body.
     pub(crate) body: Option<Vec<u8>>,
+}
+
+/// An answer: the status, the headers a caller may need, and the body.
+#[derive(Debug, Clone)]
+pub(crate) struct Answer {
+    /// The HTTP status.
+    pub(crate) status: u16,
+    /// `Cache-Control`, several joined with `,`.
+    pub(crate) cache_control: Option<String>,
+    /// `Expires`.
+    pub(crate) expires: Option<String>,
+    /// `Location` (for redirects).
+    pub(crate) location: Option<String>,
+    /// At most the requested number of bytes of body.
+    pub(crate) body: Vec<u8>,
 }
 
 /// Why a request got no answer.
@@ -77,18 +95,15 @@ impl fmt::Display for TransportError {
 #[derive(Clone)]
 pub(crate) struct Transport {
     tls: TlsConnector,
-    allow_ip: Arc<dyn Fn(IpAddr) -> bool + Send + Sync>,
+    policy: Arc<IpPolicy>,
 }
 
 impl Transport {
-    /// A transport with `tls` and an IP policy.
-    pub(crate) fn new(
-        tls: ClientConfig,
-        allow_ip: Arc<dyn Fn(IpAddr) -> bool + Send + Sync>,
-    ) -> Self {
+    /// A transport with `tls` that connects only where `policy` allows.
+    pub(crate) fn new(tls: ClientConfig, policy: IpPolicy) -> Self {
         Self {
             tls: TlsConnector::from(Arc::new(tls)),
-            allow_ip,
+            policy: Arc::new(policy),
         }
     }
 
@@ -100,7 +115,7 @@ impl Transport {
         request: Request,
         limit: usize,
         timeout: Duration,
-    ) -> Result<(u16, Vec<u8>), TransportError> {
+    ) -> Result<Answer, TransportError> {
         tokio::time::timeout(timeout, self.exchange(endpoint, request, limit))
             .await
             .map_err(|_| TransportError::Timeout)?
@@ -111,10 +126,13 @@ impl Transport {
         endpoint: &Endpoint,
         request: Request,
         limit: usize,
-    ) -> Result<(u16, Vec<u8>), TransportError> {
-        let tcp = self.connect(endpoint).await?;
-        let name = ServerName::try_from(endpoint.tls_name.clone())
-            .map_err(|e| TransportError::Tls(format!("{}: {e}", endpoint.tls_name)))?;
+    ) -> Result<Answer, TransportError> {
+        let (tcp, address) = self.connect(endpoint).await?;
+        let name = match &endpoint.tls_name {
+            Some(name) => ServerName::try_from(name.clone())
+                .map_err(|e| TransportError::Tls(format!("{name}: {e}")))?,
+            None => ServerName::IpAddress(address.ip().into()),
+        };
         let tls = self
             .tls
             .connect(name, tcp)
@@ -147,15 +165,35 @@ impl Transport {
             .await
             .map_err(|e| TransportError::Http(e.to_string()))?;
         let status = response.status().as_u16();
+        let header = |name: &str| {
+            let values: Vec<&str> = response
+                .headers()
+                .get_all(name)
+                .iter()
+                .filter_map(|value| value.to_str().ok())
+                .collect();
+            (!values.is_empty()).then(|| values.join(","))
+        };
+        let (cache_control, expires, location) =
+            (header("cache-control"), header("expires"), header("location"));
         let collected = Limited::new(response.into_body(), limit)
             .collect()
             .await
             .map_err(|e| TransportError::Http(e.to_string()))?;
-        Ok((status, collected.to_bytes().to_vec()))
+        Ok(Answer {
+            status,
+            cache_control,
+            expires,
+            location,
+            body: collected.to_bytes().to_vec(),
+        })
     }
 
     /// The first address of `endpoint` the policy allows that accepts a connection.
-    async fn connect(&self, endpoint: &Endpoint) -> Result<TcpStream, TransportError> {
+    async fn connect(
+        &self,
+        endpoint: &Endpoint,
+    ) -> Result<(TcpStream, std::net::SocketAddr), TransportError> {
         let addresses: Vec<std::net::SocketAddr> = match endpoint.host.parse::<IpAddr>() {
             Ok(ip) => vec![(ip, endpoint.port).into()],
             Err(_) => tokio::net::lookup_host((endpoint.host.as_str(), endpoint.port))
@@ -165,7 +203,7 @@ impl Transport {
         };
         let allowed: Vec<_> = addresses
             .into_iter()
-            .filter(|address| (self.allow_ip)(address.ip()))
+            .filter(|address| self.policy.allows(address.ip()))
             .collect();
         if allowed.is_empty() {
             return Err(TransportError::NoAddress(format!(
@@ -176,7 +214,7 @@ impl Transport {
         let mut last_error = String::new();
         for address in allowed {
             match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(address)).await {
-                Ok(Ok(tcp)) => return Ok(tcp),
+                Ok(Ok(tcp)) => return Ok((tcp, address)),
                 Ok(Err(error)) => last_error = format!("{address}: {error}"),
                 Err(_) => last_error = format!("{address}: timed out"),
             }
