@@ -53,3 +53,8 @@ fn auth_corpus() {
 fn resolve_corpus() {
     replay("resolve", laws::resolve);
 }
+
+#[test]
+fn send_join_corpus() {
+    replay("send_join", laws::send_join);
+}

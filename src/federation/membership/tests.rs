@@ -1307,3 +1307,4 @@ fn key_needs_name_every_signer() {
     assert!(needs.iter().all(|need| need.key_ids.contains("ed25519:k")));
     assert!(matches!(join.poll(), Step::NeedKeys(_)));
 }
+
