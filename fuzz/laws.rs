@@ -292,4 +292,72 @@ pub(crate) fn key_document(data: &[u8]) {
         let reread = parse_notary_query(&bytes, 1_000).expect("a written question reads back");
         assert_eq!(notary_query_body(&reread), body, "question round trip");
     }
+/// The joining side of a join: arbitrary bytes as the make_join and send_join answers
+/// (a little-endian `u32` length, the make_join body, then the send_join body). The
+/// handshake never panics, ends `Done` or `Failed` within a bounded number of polls,
+/// and a joined room's state holds a create event of the negotiated version and our
+/// join.
+pub(crate) fn send_join(data: &[u8]) {
+    use matrix_serverlib::federation::membership::{HandshakeParams, JoinHandshake, Step};
+    use matrix_serverlib::federation::outbound::Reply;
+
+    let (make, send) = match data.get(..4) {
+        Some(len) => {
+            let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
+            let rest = &data[4..];
+            rest.split_at(len.min(rest.len()))
+        }
+        None => (data, &[][..]),
+    };
+    let params = HandshakeParams::new(
+        UserId::parse("@bob:b.example").expect("valid user"),
+        RoomId::parse("!room:a.example").expect("valid room"),
+        vec![ServerName::parse("a.example").expect("valid server")],
+        ServerName::parse("b.example").expect("valid server"),
+        SigningKey::from_seed("ed25519:k", [2; 32]),
+        7_000,
+    );
+    let mut keys = PublicKeys::new();
+    for (server, seed) in [("a.example", 1), ("b.example", 2), ("c.example", 3)] {
+        let key = SigningKey::from_seed("ed25519:k", [seed; 32]);
+        keys.insert(server, "ed25519:k", key.public_key());
+    }
+    let mut join = JoinHandshake::new(params);
+    let mut sent = 0;
+    for _ in 0..16 {
+        match join.poll() {
+            Step::Send(request) => {
+                let body = match sent {
+                    0 => make,
+                    1 => send,
+                    _ => panic!("a third request with one candidate"),
+                };
+                sent += 1;
+                join.provide_reply(request.id, Reply::response(200, body));
+            }
+            Step::NeedKeys(_) => join.provide_keys(&keys),
+            Step::Done(room) => {
+                let create = room
+                    .state
+                    .get(&StateKey::new("m.room.create", ""))
+                    .expect("a joined room has a create event");
+                let version = create
+                    .content()
+                    .get("room_version")
+                    .and_then(Value::as_str)
+                    .unwrap_or("1");
+                assert_eq!(version, room.version.id, "create of another version");
+                let ours = room
+                    .state
+                    .get(&StateKey::new("m.room.member", "@bob:b.example"))
+                    .expect("a joined room's state holds our join");
+                assert_eq!(ours.event_id(), room.join_event.event_id());
+                assert_eq!(ours.membership(), Some("join"));
+                return;
+            }
+            Step::Failed(_) => return,
+            _ => {}
+        }
+    }
+    panic!("the handshake did not end within 16 polls");
 }

@@ -57,4 +57,6 @@ fn resolve_corpus() {
 #[test]
 fn key_document_corpus() {
     replay("key_document", laws::key_document);
+fn send_join_corpus() {
+    replay("send_join", laws::send_join);
 }
