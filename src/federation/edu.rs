@@ -476,7 +476,11 @@ pub fn parse_edu(edu: &Object) -> Result<Edu, EduError> {
 ///
 /// [`EduError::ForeignUser`] naming the first user (in ID order) on another server.
 pub fn check_edu_origin(edu: &Edu, origin: &str) -> Result<(), EduError> {
-    match edu.users().into_iter().find(|user| user.server_name() != origin) {
+    match edu
+        .users()
+        .into_iter()
+        .find(|user| user.server_name() != origin)
+    {
         None => Ok(()),
         Some(user) => Err(EduError::ForeignUser {
             edu_type: known_type(edu),
@@ -652,10 +656,13 @@ fn parse_presence_update(update: &Value) -> Result<PresenceUpdate, EduError> {
             .transpose()?,
         status_msg: optional(update, "status_msg")
             .map(|value| {
-                value.as_str().map(str::to_owned).ok_or(EduError::WrongType {
-                    field: "content.push.status_msg",
-                    expected: "a string",
-                })
+                value
+                    .as_str()
+                    .map(str::to_owned)
+                    .ok_or(EduError::WrongType {
+                        field: "content.push.status_msg",
+                        expected: "a string",
+                    })
             })
             .transpose()?,
     })
@@ -706,7 +713,10 @@ fn parse_direct_to_device(content: &Object) -> Result<DirectToDevice, EduError> 
             field: "content.messages.<user_id>",
             expected: "an object",
         })?;
-        if !devices.values().all(|message| message.as_object().is_some()) {
+        if !devices
+            .values()
+            .all(|message| message.as_object().is_some())
+        {
             return Err(EduError::WrongType {
                 field: "content.messages.<user_id>.<device_id>",
                 expected: "an object",

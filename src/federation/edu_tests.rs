@@ -199,7 +199,9 @@ fn device_list_to_device_and_signing_keys_parse() {
         r#"{"edu_type":"m.signing_key_update","content":{"user_id":"@u:a.example","master_key":{}}}"#,
     ))
     .unwrap();
-    assert!(matches!(&keys, Edu::SigningKeyUpdate(update) if update.user_id.as_str() == "@u:a.example"));
+    assert!(
+        matches!(&keys, Edu::SigningKeyUpdate(update) if update.user_id.as_str() == "@u:a.example")
+    );
     round_trips(&keys);
 }
 
@@ -237,11 +239,7 @@ fn origin_checks_cover_every_user() {
 
 #[test]
 fn origin_check_compares_the_whole_server_name() {
-    let edu = Edu::typing(
-        room("!r:a.example"),
-        user("@u:a.example:8448"),
-        false,
-    );
+    let edu = Edu::typing(room("!r:a.example"), user("@u:a.example:8448"), false);
     assert!(check_edu_origin(&edu, "a.example").is_err());
     assert!(check_edu_origin(&edu, "a.example:8448").is_ok());
 }
