@@ -53,3 +53,8 @@ fn auth_corpus() {
 fn resolve_corpus() {
     replay("resolve", laws::resolve);
 }
+
+#[test]
+fn transaction_corpus() {
+    replay("transaction", laws::transaction);
+}
