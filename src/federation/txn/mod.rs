@@ -27,7 +27,9 @@
 //! pdu.insert("room_id", Value::from(room.as_str()));
 //! queue.push_room_pdu(room, pdu);
 //!
-//! let QueueStep::Send(sent) = queue.poll(1_000) else { panic!("nothing to send") };
+//! let QueueStep::Send(sent) = queue.poll(1_000) else {
+//!     return Err("nothing to send".into());
+//! };
 //! assert_eq!(sent.request.uri, "/_matrix/federation/v1/send/1");
 //! assert_eq!(queue.poll(1_001), QueueStep::Idle); // one transaction in flight
 //!

@@ -389,12 +389,14 @@ impl OutboundQueue {
         Ok(())
     }
 
-    /// The destination has shown it is up (it sent us an authenticated request): the
-    /// back-off is cleared, so a waiting transaction goes out at the next poll
-    /// (Synapse resets its retry timings the same way).
+    /// The destination has shown at `now_ms` that it is up (it sent us an authenticated
+    /// request): the back-off is cleared, so a waiting transaction is due from `now_ms`
+    /// on (Synapse resets its retry timings the same way). Catch-up, if on, lasts until
+    /// the next delivered transaction.
     pub fn on_remote_up(&mut self, now_ms: i64) {
-        let _ = now_ms;
+        let due = self.retry_at_ms.min(now_ms);
         self.reset_backoff();
+        self.retry_at_ms = due;
     }
 
     fn reset_backoff(&mut self) {

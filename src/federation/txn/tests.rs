@@ -693,3 +693,57 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_pushed_pdu_arrives_as_itself() {
+    use crate::dag::test_room::{TestRoom, user};
+    use crate::event::Pdu;
+    use crate::room_version::RoomVersion;
+
+    let mut room = TestRoom::new(RoomVersion::V10);
+    let alice = user("alice");
+    room.add_create(&alice);
+    room.add(
+        "hello",
+        "m.room.message",
+        &alice,
+        None,
+        r#"{"body":"hi"}"#,
+        &["create"],
+        &["create"],
+    );
+    let hello = room.pdu("hello").clone();
+    let mut queue = OutboundQueue::new(
+        server("example.com"),
+        server("peer.example"),
+        RetryPolicy::synapse(),
+    );
+    queue.push_pdu(&hello);
+    let txn = send(&mut queue, 7);
+    let body = json::to_vec(&Value::Object(txn.request.body.clone().unwrap()));
+    let incoming = parse_transaction(&txn.txn_id, &body, &server("example.com")).unwrap();
+    assert_eq!(incoming.pdus.len(), 1);
+    assert_eq!(&incoming.pdus[0].room_id, hello.room_id());
+    let received = Pdu::from_object(incoming.pdus[0].object.clone(), &RoomVersion::V10).unwrap();
+    assert_eq!(received.event_id(), hello.event_id());
+    let mut response = TransactionResponse::new();
+    response.ok(received.event_id());
+    let answer = json::to_vec(&Value::Object(response.to_object()));
+    let outcome = Outcome::from_reply(&Reply::response(200, answer));
+    assert_eq!(outcome, sent());
+    queue.on_result(&txn.txn_id, outcome, 8).unwrap();
+    assert_eq!(queue.pending_pdus(), 0);
+}
+
+#[test]
+fn remote_up_makes_a_waiting_transaction_due_now() {
+    let mut queue = queue();
+    push(&mut queue, 0, 0);
+    let txn = send(&mut queue, 1_000);
+    queue
+        .on_result(&txn.txn_id, Outcome::Failed, 1_000)
+        .unwrap();
+    queue.on_remote_up(2_000);
+    assert_eq!(queue.poll(1_500), QueueStep::WaitUntil(2_000));
+    assert!(matches!(queue.poll(2_000), QueueStep::Send(_)));
+}
