@@ -247,9 +247,10 @@ pub(crate) fn resolve(data: &[u8]) {
 /// `/send` transactions: parsing arbitrary bytes never panics; a parsed transaction
 /// holds at most 50 PDUs and 100 EDUs, every kept EDU names only the origin's users,
 /// and re-encoding an EDU parses back to the same EDU; what an outbound queue sends for
-/// the parsed PDUs and EDUs parses back to the same PDUs and EDUs.
+/// the parsed PDUs and EDUs parses back to the same PDUs and unkeyed EDUs, with one
+/// typing notification per room and user.
 pub(crate) fn transaction(data: &[u8]) {
-    use matrix_serverlib::federation::edu::{check_edu_origin, parse_edu};
+    use matrix_serverlib::federation::edu::{Edu, check_edu_origin, parse_edu};
     use matrix_serverlib::federation::txn::{
         MAX_EDUS, MAX_PDUS, OutboundQueue, QueueStep, RetryPolicy, parse_transaction,
     };
@@ -289,6 +290,37 @@ pub(crate) fn transaction(data: &[u8]) {
     let again = parse_transaction(&txn.txn_id, &json::to_vec(&body), &origin)
         .expect("a queued transaction parses");
     assert_eq!(again.pdus, parsed.pdus, "pdus survive the queue");
-    assert_eq!(again.edus, parsed.edus, "edus survive the queue");
+    // Typing, presence and receipts are keyed: a later one replaces a waiting one of
+    // the same key. Every other EDU goes out as it came in.
+    let keyed = |edu: &Edu| matches!(edu, Edu::Typing { .. } | Edu::Presence(_) | Edu::Receipt(_));
+    let unkeyed = |edus: &[Edu]| {
+        edus.iter()
+            .filter(|edu| !keyed(edu))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        unkeyed(&again.edus),
+        unkeyed(&parsed.edus),
+        "edus survive the queue"
+    );
+    let typing_keys = |edus: &[Edu]| {
+        edus.iter()
+            .filter_map(|edu| match edu {
+                Edu::Typing {
+                    room_id, user_id, ..
+                } => Some((room_id.clone(), user_id.clone())),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    let sent_keys = typing_keys(&again.edus);
+    let distinct: BTreeSet<_> = typing_keys(&parsed.edus).into_iter().collect();
+    assert_eq!(
+        sent_keys.len(),
+        distinct.len(),
+        "one typing edu per room and user"
+    );
+    assert!(sent_keys.iter().all(|key| distinct.contains(key)));
     assert_eq!(again.origin_server_ts, parsed.origin_server_ts);
 }

@@ -302,17 +302,19 @@ impl OutboundQueue {
         }
     }
 
-    /// Queues an EDU. In catch-up a typing notification is dropped at once: it would be
-    /// stale by the time it arrives.
+    /// Queues an EDU. A waiting typing notification of the same user and room, and
+    /// waiting presence of the same user, give way to the new one (Synapse keys these
+    /// EDUs the same way), as do waiting receipts of the same room, type, user and
+    /// thread. In catch-up a typing notification is dropped at once: it would be stale
+    /// by the time it arrives.
     pub fn push_edu(&mut self, edu: Edu) {
-        if self.catching_up {
-            if matches!(edu, Edu::Typing { .. }) {
-                return;
-            }
-            self.pending_edus.push_back(edu);
-            compact_edus(&mut self.pending_edus);
-        } else {
-            self.pending_edus.push_back(edu);
+        if self.catching_up && matches!(edu, Edu::Typing { .. }) {
+            return;
+        }
+        let keyed = matches!(edu, Edu::Typing { .. } | Edu::Presence(_) | Edu::Receipt(_));
+        self.pending_edus.push_back(edu);
+        if keyed {
+            compact_edus(&mut self.pending_edus, self.catching_up);
         }
     }
 
@@ -465,7 +467,7 @@ impl OutboundQueue {
             }
         }
         compact_pdus(&mut self.pending_pdus);
-        compact_edus(&mut self.pending_edus);
+        compact_edus(&mut self.pending_edus, true);
     }
 }
 
@@ -481,15 +483,19 @@ fn compact_pdus(pdus: &mut VecDeque<TransactionPdu>) {
     pdus.extend(kept);
 }
 
-/// Drops typing notifications, keeps the latest presence of each user and the latest
-/// receipt of each (room, type, user, thread); other EDUs are kept as they are.
-fn compact_edus(edus: &mut VecDeque<Edu>) {
+/// Keeps the latest typing notification of each (room, user), dropping them all when
+/// `drop_typing`; the latest presence of each user; the latest receipt of each (room,
+/// type, user, thread). Other EDUs are kept as they are.
+fn compact_edus(edus: &mut VecDeque<Edu>, drop_typing: bool) {
+    let mut typing_seen: BTreeSet<(RoomId, UserId)> = BTreeSet::new();
     let mut presence_seen: BTreeSet<UserId> = BTreeSet::new();
     let mut receipt_seen: BTreeSet<(RoomId, String, UserId, Option<String>)> = BTreeSet::new();
     let mut kept = Vec::with_capacity(edus.len());
     for mut edu in edus.drain(..).rev() {
         let keep = match &mut edu {
-            Edu::Typing { .. } => false,
+            Edu::Typing {
+                room_id, user_id, ..
+            } => !drop_typing && typing_seen.insert((room_id.clone(), user_id.clone())),
             Edu::Presence(updates) => {
                 updates.reverse();
                 updates.retain(|update| presence_seen.insert(update.user_id.clone()));

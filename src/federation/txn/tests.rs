@@ -358,10 +358,10 @@ fn one_transaction_in_flight() {
 #[test]
 fn edus_go_at_most_a_hundred_at_a_time() {
     let mut queue = queue();
-    let user = UserId::parse("@u:us.example").unwrap();
     let room = RoomId::parse("!r:us.example").unwrap();
-    for _ in 0..150 {
-        queue.push_edu(Edu::typing(room.clone(), user.clone(), true));
+    for n in 0..150 {
+        let user = UserId::parse(&format!("@u{n}:us.example")).unwrap();
+        queue.push_edu(Edu::typing(room.clone(), user, true));
     }
     let txn = send(&mut queue, 0);
     let body = txn.request.body.as_ref().unwrap();
@@ -397,8 +397,6 @@ fn backoff_grows_and_is_capped() {
         }
     }
     assert_eq!(waits[..3], [MIN, 2 * MIN, 4 * MIN]);
-    // Catch-up (after an hour of failures) retires the ID; the wait keeps growing to
-    // the cap.
     let policy = RetryPolicy::synapse();
     let mut interval = 0;
     for _ in 0..20 {
@@ -406,6 +404,71 @@ fn backoff_grows_and_is_capped() {
     }
     assert_eq!(interval, 7 * 24 * 60 * 60 * 1000);
     assert_eq!(policy.next_interval(interval), interval);
+}
+
+#[test]
+fn backoff_reaches_its_cap_through_the_queue() {
+    let policy = RetryPolicy::synapse()
+        .with_intervals(100, 2, 1_000)
+        .with_catch_up(i64::MAX, 1_000);
+    let mut queue = OutboundQueue::new(server("us.example"), server("peer.example"), policy);
+    push(&mut queue, 0, 0);
+    let mut now = 0;
+    let mut waits = Vec::new();
+    for _ in 0..7 {
+        let txn = send(&mut queue, now);
+        assert_eq!(txn.txn_id, "1");
+        queue.on_result(&txn.txn_id, Outcome::Failed, now).unwrap();
+        let QueueStep::WaitUntil(at) = queue.poll(now + 1) else {
+            panic!("expected a wait")
+        };
+        waits.push(at - now);
+        now = at;
+    }
+    assert_eq!(waits, [100, 200, 400, 800, 1_000, 1_000, 1_000]);
+    assert!(!queue.is_catching_up());
+    let txn = send(&mut queue, now);
+    queue.on_result(&txn.txn_id, sent(), now).unwrap();
+    assert_eq!(queue.retry_interval_ms(), 0);
+}
+
+#[test]
+fn keyed_edus_replace_waiting_ones() {
+    use crate::federation::edu::PresenceUpdate;
+
+    let mut queue = queue();
+    let alice = UserId::parse("@alice:us.example").unwrap();
+    let bob = UserId::parse("@bob:us.example").unwrap();
+    let room = RoomId::parse("!r:us.example").unwrap();
+    queue.push_edu(Edu::typing(room.clone(), alice.clone(), true));
+    queue.push_edu(Edu::typing(room.clone(), bob.clone(), true));
+    queue.push_edu(Edu::typing(room.clone(), alice.clone(), false));
+    queue.push_edu(Edu::presence(vec![
+        PresenceUpdate::new(alice.clone(), "online"),
+        PresenceUpdate::new(bob.clone(), "online"),
+    ]));
+    queue.push_edu(Edu::presence(vec![PresenceUpdate::new(
+        alice.clone(),
+        "offline",
+    )]));
+    assert_eq!(queue.pending_edus(), 4);
+    let txn = send(&mut queue, 0);
+    let edus = txn.request.body.as_ref().unwrap().get("edus").unwrap();
+    let edus: Vec<Edu> = edus
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|edu| crate::federation::edu::parse_edu(edu.as_object().unwrap()).unwrap())
+        .collect();
+    assert_eq!(
+        edus,
+        [
+            Edu::typing(room.clone(), bob.clone(), true),
+            Edu::typing(room, alice.clone(), false),
+            Edu::presence(vec![PresenceUpdate::new(bob, "online")]),
+            Edu::presence(vec![PresenceUpdate::new(alice, "offline")]),
+        ]
+    );
 }
 
 #[test]
