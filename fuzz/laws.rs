@@ -360,4 +360,83 @@ pub(crate) fn send_join(data: &[u8]) {
         }
     }
     panic!("the handshake did not end within 16 polls");
+/// `/send` transactions: parsing arbitrary bytes never panics; a parsed transaction
+/// holds at most 50 PDUs and 100 EDUs, every kept EDU names only the origin's users,
+/// and re-encoding an EDU parses back to the same EDU; what an outbound queue sends for
+/// the parsed PDUs and EDUs parses back to the same PDUs and unkeyed EDUs, with one
+/// typing notification per room and user.
+pub(crate) fn transaction(data: &[u8]) {
+    use matrix_serverlib::federation::edu::{Edu, check_edu_origin, parse_edu};
+    use matrix_serverlib::federation::txn::{
+        MAX_EDUS, MAX_PDUS, OutboundQueue, QueueStep, RetryPolicy, parse_transaction,
+    };
+
+    let origin = ServerName::parse("a.example").expect("valid server name");
+    let Ok(parsed) = parse_transaction("t1", data, &origin) else {
+        return;
+    };
+    assert!(parsed.pdus.len() + parsed.ignored_pdus <= MAX_PDUS);
+    assert!(parsed.edus.len() + parsed.dropped_edus.len() <= MAX_EDUS);
+    for edu in &parsed.edus {
+        assert!(check_edu_origin(edu, "a.example").is_ok());
+        assert!(
+            edu.users()
+                .iter()
+                .all(|user| user.server_name() == "a.example")
+        );
+        assert_eq!(
+            parse_edu(&edu.to_object()).as_ref(),
+            Ok(edu),
+            "edu round trip"
+        );
+    }
+    let destination = ServerName::parse("b.example").expect("valid server name");
+    let mut queue = OutboundQueue::new(origin.clone(), destination, RetryPolicy::synapse());
+    for pdu in &parsed.pdus {
+        queue.push_room_pdu(pdu.room_id.clone(), pdu.object.clone());
+    }
+    for edu in &parsed.edus {
+        queue.push_edu(edu.clone());
+    }
+    let QueueStep::Send(txn) = queue.poll(parsed.origin_server_ts) else {
+        assert!(parsed.pdus.is_empty() && parsed.edus.is_empty());
+        return;
+    };
+    let body = Value::Object(txn.request.body.clone().expect("a body"));
+    let again = parse_transaction(&txn.txn_id, &json::to_vec(&body), &origin)
+        .expect("a queued transaction parses");
+    assert_eq!(again.pdus, parsed.pdus, "pdus survive the queue");
+    // Typing, presence and receipts are keyed: a later one replaces a waiting one of
+    // the same key. Every other EDU goes out as it came in.
+    let keyed = |edu: &Edu| matches!(edu, Edu::Typing { .. } | Edu::Presence(_) | Edu::Receipt(_));
+    let unkeyed = |edus: &[Edu]| {
+        edus.iter()
+            .filter(|edu| !keyed(edu))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        unkeyed(&again.edus),
+        unkeyed(&parsed.edus),
+        "edus survive the queue"
+    );
+    let typing_keys = |edus: &[Edu]| {
+        edus.iter()
+            .filter_map(|edu| match edu {
+                Edu::Typing {
+                    room_id, user_id, ..
+                } => Some((room_id.clone(), user_id.clone())),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    let sent_keys = typing_keys(&again.edus);
+    let distinct: BTreeSet<_> = typing_keys(&parsed.edus).into_iter().collect();
+    assert_eq!(
+        sent_keys.len(),
+        distinct.len(),
+        "one typing edu per room and user"
+    );
+    assert!(sent_keys.iter().all(|key| distinct.contains(key)));
+    assert_eq!(again.origin_server_ts, parsed.origin_server_ts);
 }

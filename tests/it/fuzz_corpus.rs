@@ -59,4 +59,6 @@ fn key_document_corpus() {
     replay("key_document", laws::key_document);
 fn send_join_corpus() {
     replay("send_join", laws::send_join);
+fn transaction_corpus() {
+    replay("transaction", laws::transaction);
 }

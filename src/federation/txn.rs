@@ -1,2 +1,0 @@
-//! Incoming `/send` transactions and their response, and the outbound per-destination
-//! queue (<https://spec.matrix.org/v1.16/server-server-api/#transactions>).
