@@ -53,3 +53,8 @@ fn auth_corpus() {
 fn resolve_corpus() {
     replay("resolve", laws::resolve);
 }
+
+#[test]
+fn ingest_corpus() {
+    replay("ingest", laws::ingest);
+}
