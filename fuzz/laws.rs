@@ -439,4 +439,155 @@ pub(crate) fn transaction(data: &[u8]) {
     );
     assert!(sent_keys.iter().all(|key| distinct.contains(key)));
     assert_eq!(again.origin_server_ts, parsed.origin_server_ts);
+/// The signing keys and the room the `ingest` law runs over: room version 11, Alice
+/// (`a.example`) creates it, joins, sets power levels and public join rules; Bob
+/// (`b.example`) joins. Returns the keys, the room's events in order, and the room.
+pub(crate) fn ingest_fixture() -> (
+    PublicKeys,
+    Vec<Pdu>,
+    matrix_serverlib::federation::ingest::MemoryRoom,
+) {
+    use matrix_serverlib::event::EventBuilder;
+    use matrix_serverlib::federation::ingest::{MemoryRoom, RoomView, Status};
+    use matrix_serverlib::json::Object;
+    use std::sync::Arc;
+
+    let version = RoomVersion::V11;
+    let key = |server: &str| SigningKey::from_seed("ed25519:k", [server.as_bytes()[0]; 32]);
+    let content = |pairs: &[(&str, Value)]| {
+        let mut object = Object::new();
+        for (name, value) in pairs {
+            object.insert(*name, value.clone());
+        }
+        object
+    };
+    let mut events: Vec<Pdu> = Vec::new();
+    let mut add = |sender: &str, kind: &str, state_key: &str, body: Object, auth: &[usize]| {
+        let server = sender.split(':').nth(1).expect("sender has a server");
+        let mut builder = EventBuilder::new(&version, sender, kind)
+            .room_id("!r:a.example")
+            .state_key(state_key)
+            .content(body)
+            .depth(events.len() as i64 + 1)
+            .origin_server_ts(events.len() as i64 + 1);
+        if let Some(prev) = events.last() {
+            builder = builder.prev_event(prev.event_id().as_str());
+        }
+        for &index in auth {
+            builder = builder.auth_event(events[index].event_id().as_str());
+        }
+        events.push(
+            builder
+                .build(server, &key(server))
+                .expect("fixture event builds"),
+        );
+    };
+    let alice = "@alice:a.example";
+    let bob = "@bob:b.example";
+    let join = || content(&[("membership", Value::from("join"))]);
+    add(
+        alice,
+        "m.room.create",
+        "",
+        content(&[("creator", Value::from(alice))]),
+        &[],
+    );
+    add(alice, "m.room.member", alice, join(), &[0]);
+    let mut users = Object::new();
+    users.insert(alice, Value::from(100));
+    add(
+        alice,
+        "m.room.power_levels",
+        "",
+        content(&[("users", Value::Object(users))]),
+        &[0, 1],
+    );
+    add(
+        alice,
+        "m.room.join_rules",
+        "",
+        content(&[("join_rule", Value::from("public"))]),
+        &[0, 1, 2],
+    );
+    add(bob, "m.room.member", bob, join(), &[0, 2, 3]);
+    let mut room = MemoryRoom::new(version);
+    for pdu in &events {
+        let before = match pdu.prev_events().first() {
+            Some(prev) => Arc::new(room.state_after(prev).cloned().unwrap_or_default()),
+            None => Arc::new(BTreeMap::new()),
+        };
+        room.insert_timeline(pdu.clone(), Status::Timeline, before);
+    }
+    let mut keys = PublicKeys::new();
+    for server in ["a.example", "b.example"] {
+        keys.insert(server, "ed25519:k", key(server).public_key());
+    }
+    (keys, events, room)
+}
+
+/// The receipt pipeline over the fixed room of [`ingest_fixture`]: the first byte picks
+/// the mode (low two bits) and how many PDUs to add (next two bits, plus one); the rest
+/// splits at `0xff` bytes (never inside JSON text) into those PDUs and then the bodies
+/// of the replies, in order. Laws: it never panics,
+/// finishes within a bounded number of polls, gives exactly one outcome per added
+/// event, and never accepts (or keeps) an event whose signatures do not verify.
+pub(crate) fn ingest(data: &[u8]) {
+    use matrix_serverlib::crypto::verify_event_signatures;
+    use matrix_serverlib::federation::ingest::{Ingest, IngestStep, Mode};
+    use matrix_serverlib::federation::outbound::Reply;
+
+    let Some((&selector, rest)) = data.split_first() else {
+        return;
+    };
+    let mode =
+        [Mode::Pushed, Mode::Pulled, Mode::Backfilled, Mode::Outliers][selector as usize % 4];
+    let (keys, events, room) = ingest_fixture();
+    let version = RoomVersion::V11;
+    let mut pieces = rest.split(|&byte| byte == 0xff);
+    let origin = ServerName::parse("b.example").expect("valid server name");
+    let mut ingest = Ingest::new(&version, events[0].room_id(), &origin, mode);
+    let count = 1 + (selector as usize / 4) % 4;
+    let added: Vec<&[u8]> = pieces.by_ref().take(count).collect();
+    for raw in &added {
+        ingest.add(raw);
+    }
+    let mut outcomes = None;
+    for _ in 0..64 {
+        match ingest.poll(&room) {
+            IngestStep::NeedKeys(_) => ingest.provide_keys(&keys),
+            IngestStep::Fetch(requests) => {
+                for request in requests {
+                    let reply = match pieces.next() {
+                        Some(body) => Reply::response(200, body),
+                        None => Reply::Failed,
+                    };
+                    ingest.provide_reply(request.id, reply);
+                }
+            }
+            IngestStep::Done(done) => {
+                outcomes = Some(done);
+                break;
+            }
+            other => panic!("unexpected step with every reply given: {other:?}"),
+        }
+    }
+    let outcomes = outcomes.expect("the pipeline finishes within 64 polls");
+    let mut seen: Vec<usize> = outcomes
+        .iter()
+        .filter_map(|outcome| outcome.added)
+        .collect();
+    seen.sort_unstable();
+    assert_eq!(
+        seen,
+        (0..added.len()).collect::<Vec<_>>(),
+        "one outcome per added event"
+    );
+    for outcome in &outcomes {
+        if let Some(pdu) = &outcome.pdu {
+            assert!(
+                verify_event_signatures(pdu.as_object(), &version, &keys).is_ok(),
+                "kept an event whose signatures do not verify: {outcome:?}"
+            );
+        }
+    }
 }

@@ -61,4 +61,6 @@ fn send_join_corpus() {
     replay("send_join", laws::send_join);
 fn transaction_corpus() {
     replay("transaction", laws::transaction);
+fn ingest_corpus() {
+    replay("ingest", laws::ingest);
 }
