@@ -53,3 +53,8 @@ fn auth_corpus() {
 fn resolve_corpus() {
     replay("resolve", laws::resolve);
 }
+
+#[test]
+fn xmatrix_corpus() {
+    replay("xmatrix", laws::xmatrix);
+}
