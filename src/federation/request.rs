@@ -417,6 +417,8 @@ pub fn begin_authentication(
 /// header is needed. Every header adds its signature under its own origin, and the
 /// origin of the **last** one is the request's origin (as in Synapse). The object to
 /// verify carries the destination the headers name, else the first of our names.
+/// (Synapse verifies against its one name; for a server with several, headers that
+/// name two different ones of ours are refused.)
 ///
 /// # Errors
 ///
