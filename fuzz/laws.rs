@@ -589,5 +589,80 @@ pub(crate) fn ingest(data: &[u8]) {
                 "kept an event whose signatures do not verify: {outcome:?}"
             );
         }
+/// X-Matrix: a header that parses formats (or is refused for an unsafe value) to one
+/// that parses back to it; and authentication agrees with the header reading. The
+/// first byte picks the method, the rest up to the first newline is a header value
+/// and what follows the body. Nothing authenticates without keys; a request signed by
+/// the law's own key over a URI that carries the header bytes authenticates, after
+/// the arbitrary header too, exactly when that header is not `X-Matrix` or parses
+/// with no destination or ours.
+pub(crate) fn xmatrix(data: &[u8]) {
+    use matrix_serverlib::federation::request::{self, IncomingRequest, RequestToSign};
+    use matrix_serverlib::federation::xmatrix::{Duplicates, XMatrix, XMatrixError};
+
+    let Some((first, rest)) = data.split_first() else {
+        return;
+    };
+    let (header, body) = match rest.iter().position(|&byte| byte == b'\n') {
+        Some(at) => (&rest[..at], &rest[at + 1..]),
+        None => (rest, &[][..]),
+    };
+    let lenient = XMatrix::parse(header, Duplicates::LastWins);
+    if let Ok(strict) = XMatrix::parse(header, Duplicates::Refuse) {
+        assert_eq!(
+            lenient.as_ref(),
+            Ok(&strict),
+            "refusing duplicates changed a value"
+        );
+    }
+    if let Ok(parsed) = &lenient {
+        match parsed.to_header_value() {
+            Ok(text) => assert_eq!(
+                XMatrix::parse(text.as_bytes(), Duplicates::Refuse).as_ref(),
+                Ok(parsed),
+                "format then parse changed the header"
+            ),
+            Err(error) => assert!(matches!(error, XMatrixError::UnsafeValue { .. })),
+        }
+    }
+
+    let method = ["GET", "PUT", "POST", "DELETE"][usize::from(*first) % 4];
+    let ours = "b.example";
+    let begin = |uri: &str, headers: &[&[u8]]| {
+        let incoming = IncomingRequest::new(method, uri, body, headers);
+        request::begin_authentication_with(&incoming, &[ours], Duplicates::LastWins)
+    };
+    let uri = "/_matrix/federation/v1/fuzz";
+    if let Ok(pending) = begin(uri, &[header]) {
+        assert!(
+            pending.finish(&PublicKeys::new()).is_err(),
+            "authenticated without keys"
+        );
+    }
+
+    let key = SigningKey::from_seed("ed25519:fuzz", [42; 32]);
+    let mut keys = PublicKeys::new();
+    keys.insert("a.example", key.key_id(), key.public_key());
+    let has_body = matches!(method, "PUT" | "POST");
+    let options = ParseOptions::lenient();
+    let content = match json::parse(body, &options) {
+        Ok(Value::Object(content)) if has_body => Some(content),
+        _ if has_body => return,
+        _ => None,
+    };
+    let uri: String = header.iter().fold(format!("{uri}?h="), |mut uri, byte| {
+        uri.push_str(&format!("%{byte:02X}"));
+        uri
+    });
+    let to_sign = RequestToSign::new(method, &uri, "a.example", ours, content.as_ref());
+    let signed = request::sign_request(&to_sign, &key).expect("the law's request signs");
+    let outcome = begin(&uri, &[header, signed.authorization.as_bytes()])
+        .and_then(|pending| pending.finish(&keys));
+    let expected = !XMatrix::is_x_matrix(header)
+        || lenient.is_ok_and(|parsed| parsed.destination().is_none_or(|named| named == ours));
+    assert_eq!(outcome.is_ok(), expected, "{outcome:?}");
+    if let Ok(authenticated) = outcome {
+        assert_eq!(authenticated.origin, "a.example");
+        assert_eq!(authenticated.content, content);
     }
 }

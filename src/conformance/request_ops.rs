@@ -131,3 +131,140 @@ fn held_keys(request: &Object) -> Result<PublicKeys, Failure> {
 fn bad_input(message: impl ToString) -> Failure {
     Failure::new(ErrorWord::BadInput, message.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conformance::answer;
+    use crate::test_util::object;
+
+    const SEED: &str = "LGRTy245q1Sbzz5Hndv+G3ulssqB+Y+W+/h3IKM5rzQ";
+
+    fn ask(request: &str) -> Value {
+        answer(&Value::Object(object(request)))
+    }
+
+    fn sign(method: &str, content: &str) -> (Value, String) {
+        let answer = ask(&format!(
+            r#"{{"op":"sign_request","method":"{method}","uri":"/_matrix/federation/v1/send/1",
+            "origin":"a.example","destination":"b.example","key_id":"ed25519:k1",
+            "seed":"{SEED}"{content}}}"#
+        ));
+        let header = answer
+            .get("authorization")
+            .and_then(Value::as_str)
+            .unwrap()
+            .to_owned();
+        (answer, header)
+    }
+
+    fn public_key() -> String {
+        let seed = base64::decode_array::<32>(SEED).unwrap();
+        SigningKey::from_seed("ed25519:k1", seed)
+            .public_key()
+            .to_base64()
+    }
+
+    fn verify(method: &str, destination: &str, header: &str, content: &str) -> Value {
+        let header = json::to_string(&Value::from(header));
+        ask(&format!(
+            r#"{{"op":"verify_request","method":"{method}","uri":"/_matrix/federation/v1/send/1",
+            "destination":"{destination}","authorization":[{header}],
+            "keys":{{"a.example":{{"ed25519:k1":"{}","rsa:1":"not a key"}}}}{content}}}"#,
+            public_key()
+        ))
+    }
+
+    #[test]
+    fn signed_requests_verify() {
+        let (signed, header) = sign("PUT", r#","content":{"pdus":[]}"#);
+        let signed = signed.get("signed").and_then(Value::as_object).unwrap();
+        let fields: Vec<&str> = signed.keys().collect();
+        assert_eq!(
+            fields,
+            [
+                "content",
+                "destination",
+                "method",
+                "origin",
+                "signatures",
+                "uri"
+            ]
+        );
+        let valid = verify("PUT", "b.example", &header, r#","content":{"pdus":[]}"#);
+        assert_eq!(valid.get("valid"), Some(&Value::Bool(true)));
+        assert_eq!(
+            valid.get("origin").and_then(Value::as_str),
+            Some("a.example")
+        );
+        // Not valid: no origin in the answer.
+        for invalid in [
+            verify("PUT", "b.example", &header, r#","content":{"pdus":[1]}"#),
+            verify("PUT", "b.example", &header, ""),
+            verify("PUT", "c.example", &header, r#","content":{"pdus":[]}"#),
+        ] {
+            assert_eq!(
+                invalid.get("valid"),
+                Some(&Value::Bool(false)),
+                "{invalid:?}"
+            );
+            assert_eq!(invalid.get("origin"), None);
+        }
+        let (_, get) = sign("GET", "");
+        let valid = verify("GET", "b.example", &get, r#","content":{"ignored":true}"#);
+        assert_eq!(valid.get("valid"), Some(&Value::Bool(true)));
+    }
+
+    #[test]
+    fn bad_input() {
+        let error = |answer: Value| {
+            answer
+                .get("error")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        let bad = Some("bad_input".to_owned());
+        assert_eq!(
+            error(ask(
+                r#"{"op":"sign_request","method":"GET","uri":"/a","origin":"a.example","destination":"","key_id":"ed25519:k1","seed":"AAAA"}"#
+            )),
+            bad
+        );
+        for (field, value) in [
+            ("method", "\"GÉT\""),
+            ("uri", "\"/é\""),
+            ("origin", "\"é.example\""),
+            ("destination", "\"é\""),
+            ("destination", "\"\""),
+            ("key_id", "\"rsa:1\""),
+            ("content", "[1]"),
+        ] {
+            let mut request = object(&format!(
+                r#"{{"op":"sign_request","method":"GET","uri":"/a","origin":"a.example",
+                "destination":"b.example","key_id":"ed25519:k1","seed":"{SEED}"}}"#
+            ));
+            request.insert(
+                field,
+                json::parse(value.as_bytes(), &json::ParseOptions::lenient()).unwrap(),
+            );
+            assert_eq!(
+                error(answer(&Value::Object(request))),
+                bad,
+                "{field} {value}"
+            );
+        }
+        let verify_request = r#"{"op":"verify_request","method":"GET","uri":"/a","destination":"b.example","keys":{}"#;
+        for extra in [
+            r#","authorization":"X-Matrix""#,
+            r#","authorization":[7]"#,
+            r#","authorization":[],"content":"{}""#,
+            r#","authorization":[],"keys":{"a.example":{"ed25519:1":"AAAA"}}"#,
+        ] {
+            assert_eq!(
+                error(ask(&format!("{verify_request}{extra}}}"))),
+                bad,
+                "{extra}"
+            );
+        }
+    }
+}

@@ -255,15 +255,15 @@ fn request_object(
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum AuthenticationError {
-    /// A `PUT` or `POST` body is JSON but not an object.
-    #[error("the body is not a json object")]
-    BodyNotObject,
     /// A `PUT` or `POST` body is missing or is not JSON.
     #[error("the body is not json: {reason}")]
     BodyNotJson {
         /// What the parser objected to.
         reason: String,
     },
+    /// A `PUT` or `POST` body is JSON but not an object.
+    #[error("the body is not a json object")]
+    BodyNotObject,
     /// A `PUT` or `POST` body is longer than [`MAX_BODY_LEN`].
     #[error("the body of {len} bytes exceeds the limit of {max} bytes")]
     BodyTooLarge {
@@ -323,8 +323,8 @@ pub enum AuthenticationError {
 impl MatrixError for AuthenticationError {
     fn errcode(&self) -> ErrorCode {
         match self {
-            Self::BodyNotObject => ErrorCode::BadJson,
             Self::BodyNotJson { .. } => ErrorCode::NotJson,
+            Self::BodyNotObject => ErrorCode::BadJson,
             Self::BodyTooLarge { .. } => ErrorCode::TooLarge,
             Self::NoServerName => ErrorCode::Unknown,
             _ => ErrorCode::Unauthorized,
@@ -417,6 +417,8 @@ pub fn begin_authentication(
 /// header is needed. Every header adds its signature under its own origin, and the
 /// origin of the **last** one is the request's origin (as in Synapse). The object to
 /// verify carries the destination the headers name, else the first of our names.
+/// (Synapse verifies against its one name; for a server with several, headers that
+/// name two different ones of ours are refused.)
 ///
 /// # Errors
 ///

@@ -76,12 +76,12 @@ pub enum XMatrixError {
     /// The scheme is not followed by at least one space (a tab or nothing is there).
     #[error("no space after the X-Matrix scheme")]
     NoSpaceAfterScheme,
-    /// The value does not begin with `X-Matrix` (another scheme, or `x-matrix`).
-    #[error("not an X-Matrix authorization header")]
-    NotXMatrix,
     /// The header value is not UTF-8.
     #[error("authorization header is not utf-8")]
     NotUtf8,
+    /// The value does not begin with `X-Matrix` (another scheme, or `x-matrix`).
+    #[error("not an X-Matrix authorization header")]
+    NotXMatrix,
     /// The header value is longer than [`MAX_HEADER_LEN`].
     #[error("authorization header of {len} bytes exceeds the limit of {max} bytes")]
     TooLong {

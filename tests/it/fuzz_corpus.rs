@@ -63,4 +63,6 @@ fn transaction_corpus() {
     replay("transaction", laws::transaction);
 fn ingest_corpus() {
     replay("ingest", laws::ingest);
+fn xmatrix_corpus() {
+    replay("xmatrix", laws::xmatrix);
 }
