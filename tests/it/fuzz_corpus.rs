@@ -53,3 +53,8 @@ fn auth_corpus() {
 fn resolve_corpus() {
     replay("resolve", laws::resolve);
 }
+
+#[test]
+fn resolve_well_known_corpus() {
+    replay("resolve_well_known", laws::resolve_well_known);
+}
