@@ -664,5 +664,121 @@ pub(crate) fn xmatrix(data: &[u8]) {
     if let Ok(authenticated) = outcome {
         assert_eq!(authenticated.origin, "a.example");
         assert_eq!(authenticated.content, content);
+/// Server-name resolution fed arbitrary well-known and SRV answers: it always ends
+/// (done or a typed error) after at most three answers, a done answer has at least one
+/// candidate, a TLS name exactly when no IP literal was the target, a cache expiry
+/// within the limits, and the same input gives the same answer.
+pub(crate) fn resolve_well_known(data: &[u8]) {
+    use matrix_serverlib::federation::resolve::{
+        MAX_CACHE_MS, MIN_CACHE_MS, ResolveStep, ServerResolver, SrvAnswer, SrvRecord, Step,
+        WellKnownFetch, WellKnownResponse,
+    };
+    const NAMES: [&str; 6] = [
+        "example.org",
+        "example.org:8448",
+        "1.2.3.4",
+        "[::1]",
+        "[2001:db8::1]:1",
+        "a",
+    ];
+    const NOW: i64 = 1_700_000_000_000;
+    let mut segments = data.split(|&byte| byte == 0xff);
+    let first = segments.next().unwrap_or_default();
+    let server = std::str::from_utf8(first)
+        .ok()
+        .and_then(|text| ServerName::parse(text).ok())
+        .unwrap_or_else(|| {
+            let index = first.first().map_or(0, |&b| usize::from(b)) % NAMES.len();
+            ServerName::parse(NAMES[index]).expect("a valid name")
+        });
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    let well_known = segments.next().map(|body| {
+        let status = match body.first() {
+            Some(0) => 404,
+            Some(1) => 500,
+            _ => 200,
+        };
+        let mut response =
+            WellKnownResponse::new(status, body.get(1..).unwrap_or_default().to_vec());
+        response.cache_control = segments.next().map(text);
+        response.expires = segments.next().map(text);
+        WellKnownFetch::Response(response)
+    });
+    let srv: Vec<SrvAnswer> = segments
+        .map(|segment| match segment.first() {
+            Some(0) => SrvAnswer::Failed,
+            Some(1) => SrvAnswer::NotFound,
+            _ => {
+                let rest = segment.get(1..).unwrap_or_default();
+                let records = rest
+                    .chunks(6)
+                    .map(|c| {
+                        let byte = |i: usize| c.get(i).copied().unwrap_or_default();
+                        let target = match byte(5) % 4 {
+                            0 => ".".to_owned(),
+                            1 => "target.example.".to_owned(),
+                            2 => text(c),
+                            _ => format!("h{}.example", byte(4)),
+                        };
+                        let port = u16::from_be_bytes([byte(2), byte(3)]);
+                        SrvRecord::new(u16::from(byte(0)), u16::from(byte(1)), port, &target)
+                    })
+                    .collect();
+                SrvAnswer::Records(records)
+            }
+        })
+        .collect();
+    let run = |seed: Option<u64>| {
+        let mut resolver = ServerResolver::new(&server, NOW);
+        if let Some(seed) = seed {
+            resolver = resolver.with_srv_seed(seed);
+        }
+        let mut well_known = well_known.clone().unwrap_or(WellKnownFetch::Failed);
+        let mut srv = srv.iter().cloned();
+        for _ in 0..4 {
+            let step = resolver.poll();
+            assert_eq!(step, resolver.poll(), "poll is not idempotent");
+            match step {
+                ResolveStep::FetchWellKnown { .. } => {
+                    let answer = std::mem::replace(&mut well_known, WellKnownFetch::Failed);
+                    resolver.provide_well_known(answer).expect("asked for");
+                }
+                ResolveStep::LookupSrv { .. } => {
+                    let answer = srv.next().unwrap_or(SrvAnswer::NotFound);
+                    resolver.provide_srv(answer).expect("asked for");
+                }
+                end => return end,
+            }
+        }
+        panic!("the resolver asked more than three questions");
+    };
+    let seed = data.len() as u64;
+    let answer = run(Some(seed));
+    assert_eq!(
+        answer,
+        run(Some(seed)),
+        "the same input gave another answer"
+    );
+    let unseeded = run(None);
+    match (&answer, &unseeded) {
+        (ResolveStep::Done(resolved), ResolveStep::Done(other)) => {
+            assert!(!resolved.candidates.is_empty(), "no candidate");
+            assert_eq!(resolved.candidates.len(), other.candidates.len());
+            let ip_target = resolved
+                .steps
+                .iter()
+                .any(|step| matches!(step, Step::IpLiteral | Step::DelegatedIpLiteral));
+            assert_eq!(resolved.tls_server_name.is_none(), ip_target);
+            assert!(!resolved.host_header.is_empty());
+            let expiry = resolved.cache_until_ms - NOW;
+            assert!(
+                (MIN_CACHE_MS..=MAX_CACHE_MS).contains(&expiry),
+                "cache {expiry}"
+            );
+            let priorities: Vec<u16> = resolved.candidates.iter().map(|c| c.priority).collect();
+            assert!(priorities.is_sorted(), "SRV priorities out of order");
+        }
+        (ResolveStep::Failed(_), ResolveStep::Failed(_)) => {}
+        other => panic!("the seed changed the outcome: {other:?}"),
     }
 }

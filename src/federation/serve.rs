@@ -5,8 +5,8 @@
 //! [`missing_events_selection`] say which events to send, [`visibility_for_server`]
 //! whether the requesting server may see each one or only its redacted form,
 //! [`server_in_room`] whether it may ask at all (Synapse's `assert_host_in_room`), and
-//! the `*_body` functions build the response bodies. The caller also checks the
-//! room's server ACL ([`super::net::acl_allows`]) before answering.
+//! the `*_body` functions build the response bodies. [`check_server`] puts the
+//! room's server ACL and the in-room check together, as a refusal to answer with.
 //!
 //! ```
 //! # use std::collections::BTreeMap;
@@ -28,6 +28,8 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashSet};
 
+use super::error::{ErrorCode, MatrixError};
+use super::net::acl_allows;
 use crate::dag::EventSource;
 use crate::event::Pdu;
 use crate::id::{EventId, ServerName};
@@ -38,6 +40,61 @@ pub const MAX_BACKFILL_LIMIT: usize = 100;
 /// The most events one `/get_missing_events` answer holds, as Synapse
 /// (`on_get_missing_events`); a larger `limit` is lowered to it.
 pub const MAX_MISSING_EVENTS_LIMIT: usize = 20;
+
+/// Why a server may not be served a room's history, state or events.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    /// The room's server ACL denies the server (403 `M_FORBIDDEN`; Synapse says
+    /// "Server is banned from room").
+    #[error("{server} is denied by the room's server ACL")]
+    DeniedByAcl {
+        /// The requesting server.
+        server: ServerName,
+    },
+    /// None of the server's users is joined (403 `M_FORBIDDEN`, as Synapse's
+    /// `assert_host_in_room`).
+    #[error("{server} is not in the room")]
+    NotInRoom {
+        /// The requesting server.
+        server: ServerName,
+    },
+}
+
+impl MatrixError for ServeError {
+    fn errcode(&self) -> ErrorCode {
+        ErrorCode::Forbidden
+    }
+}
+
+/// Whether `server` may be served the room whose current state is `state`: the
+/// room's `m.room.server_acl` (none allows everyone) must allow it, then one of its
+/// users must be joined ([`server_in_room`]).
+///
+/// # Errors
+///
+/// [`ServeError::DeniedByAcl`] or [`ServeError::NotInRoom`].
+pub fn check_server<'a, I>(state: I, server: &ServerName) -> Result<(), ServeError>
+where
+    I: IntoIterator<Item = &'a Pdu>,
+    I::IntoIter: Clone,
+{
+    let state = state.into_iter();
+    let acl = state
+        .clone()
+        .find(|pdu| pdu.event_type() == "m.room.server_acl" && pdu.state_key() == Some(""));
+    if acl.is_some_and(|acl| !acl_allows(acl.content(), server)) {
+        return Err(ServeError::DeniedByAcl {
+            server: server.clone(),
+        });
+    }
+    if !server_in_room(state, server) {
+        return Err(ServeError::NotInRoom {
+            server: server.clone(),
+        });
+    }
+    Ok(())
+}
 
 /// The events to answer `/backfill` with: the events of `from` and their ancestors
 /// through `prev_events`, highest depth first (ties: smallest event ID), at most
@@ -170,6 +227,27 @@ pub fn visibility_for_server<'a>(
     } else {
         Visibility::Redacted
     }
+}
+
+/// [`visibility_for_server`] read from `state_at_event`, the room state at the event
+/// (its `m.room.history_visibility` event and the member events of `server`'s users;
+/// other events are ignored).
+#[must_use]
+pub fn visibility_at<'a>(
+    state_at_event: impl IntoIterator<Item = &'a Pdu> + Clone,
+    server: &'a ServerName,
+    sender_erased: bool,
+) -> Visibility {
+    let setting = state_at_event
+        .clone()
+        .into_iter()
+        .find(|pdu| pdu.event_type() == "m.room.history_visibility" && pdu.state_key() == Some(""));
+    let setting = history_visibility(setting);
+    visibility_for_server(
+        setting,
+        server_memberships(state_at_event, server),
+        sender_erased,
+    )
 }
 
 /// The `history_visibility` of an `m.room.history_visibility` event: `shared` when

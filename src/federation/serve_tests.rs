@@ -35,12 +35,17 @@ fn names(room: &TestRoom, ids: &[EventId]) -> Vec<String> {
 
 /// Every event strictly between a returned event and `latest` (a descendant of it
 /// that is an ancestor of `latest`) is returned, unless it is in `earliest` or
-/// `latest`: no gaps inside the answer.
-fn assert_complete(room: &TestRoom, answer: &[EventId], earliest: &[EventId], latest: &[EventId]) {
+/// `latest`: no gaps inside the answer. Returns how many events the walk could reach.
+fn assert_complete(
+    room: &TestRoom,
+    answer: &[EventId],
+    earliest: &[EventId],
+    latest: &[EventId],
+) -> usize {
     let events = &room.events;
     // Ancestors of latest (exclusive), not passing earliest.
     let mut reachable = BTreeSet::new();
-    let mut stack: Vec<&EventId> = latest.iter().collect();
+    let mut stack: Vec<&EventId> = latest.iter().filter(|id| !earliest.contains(id)).collect();
     while let Some(id) = stack.pop() {
         for prev in events[id].prev_events() {
             if !earliest.contains(prev) && !latest.contains(prev) && reachable.insert(prev) {
@@ -56,6 +61,7 @@ fn assert_complete(room: &TestRoom, answer: &[EventId], earliest: &[EventId], la
             assert!(answer.contains(child), "{} is missing", room.name(child));
         }
     }
+    reachable.len()
 }
 
 #[test]
@@ -370,4 +376,172 @@ fn bodies_are_deterministic() {
         id_list(&body, "events"),
         ["$C2:example.com", "$C3:example.com"]
     );
+}
+
+fn room_with_members(acl: Option<&str>) -> TestRoom {
+    let mut room = TestRoom::new(RoomVersion::V1);
+    room.add_create(&user("alice"));
+    for (name, who, membership) in [
+        ("bob", "@bob:other.org", "join"),
+        ("carol", "@carol:gone.org", "leave"),
+        ("eve", "@eve:evil.org", "join"),
+    ] {
+        let content = format!(r#"{{"membership": "{membership}"}}"#);
+        room.add(
+            name,
+            "m.room.member",
+            who,
+            Some(who),
+            &content,
+            &["create"],
+            &["create"],
+        );
+    }
+    if let Some(acl) = acl {
+        room.add(
+            "acl",
+            "m.room.server_acl",
+            &user("alice"),
+            Some(""),
+            acl,
+            &["create"],
+            &["create"],
+        );
+    }
+    room
+}
+
+#[test]
+fn check_server_applies_acl_then_membership() {
+    let server = |name: &str| -> ServerName { name.parse().unwrap() };
+    let room = room_with_members(None);
+    let state: Vec<&Pdu> = room.events.values().collect();
+    assert_eq!(
+        check_server(state.iter().copied(), &server("other.org")),
+        Ok(())
+    );
+    assert_eq!(
+        check_server(state.iter().copied(), &server("evil.org")),
+        Ok(())
+    );
+    let error = check_server(state.iter().copied(), &server("gone.org")).unwrap_err();
+    assert_eq!(
+        error,
+        ServeError::NotInRoom {
+            server: server("gone.org")
+        }
+    );
+    assert_eq!(error.errcode(), ErrorCode::Forbidden);
+    assert_eq!(error.status(), 403);
+    let room = room_with_members(Some(r#"{"allow": ["*"], "deny": ["evil.org"]}"#));
+    let state: Vec<&Pdu> = room.events.values().collect();
+    assert_eq!(
+        check_server(state.iter().copied(), &server("other.org")),
+        Ok(())
+    );
+    assert_eq!(
+        check_server(state.iter().copied(), &server("evil.org:8448")),
+        Err(ServeError::DeniedByAcl {
+            server: server("evil.org:8448")
+        })
+    );
+}
+
+#[test]
+fn visibility_at_reads_the_state() {
+    let mut room = room_with_members(None);
+    let other: ServerName = "other.org".parse().unwrap();
+    let gone: ServerName = "gone.org".parse().unwrap();
+    let state: Vec<&Pdu> = room.events.values().collect();
+    // No history visibility event: shared.
+    assert_eq!(
+        visibility_at(state.iter().copied(), &gone, false),
+        Visibility::Visible
+    );
+    room.add(
+        "hv",
+        "m.room.history_visibility",
+        &user("alice"),
+        Some(""),
+        r#"{"history_visibility": "joined"}"#,
+        &["create"],
+        &["create"],
+    );
+    let state: Vec<&Pdu> = room.events.values().collect();
+    assert_eq!(
+        visibility_at(state.iter().copied(), &other, false),
+        Visibility::Visible
+    );
+    assert_eq!(
+        visibility_at(state.iter().copied(), &gone, false),
+        Visibility::Redacted
+    );
+    assert_eq!(
+        visibility_at(state.iter().copied(), &other, true),
+        Visibility::Redacted
+    );
+}
+
+mod laws {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// A random room: event `i` follows one to three earlier events.
+    fn random_room(parents: &[(usize, usize, usize)]) -> TestRoom {
+        let mut room = TestRoom::new(RoomVersion::V1);
+        room.add_create(&user("alice"));
+        let mut names = vec!["create".to_owned()];
+        for (index, &(a, b, count)) in parents.iter().enumerate() {
+            let mut prev: Vec<String> = [a, b]
+                .iter()
+                .take(count)
+                .map(|&pick| names[pick % names.len()].clone())
+                .collect();
+            prev.sort();
+            prev.dedup();
+            let prev: Vec<&str> = prev.iter().map(String::as_str).collect();
+            let name = format!("e{index}");
+            room.add(
+                &name,
+                "m.room.message",
+                &user("alice"),
+                None,
+                "{}",
+                &["create"],
+                &prev,
+            );
+            names.push(name);
+        }
+        room
+    }
+
+    proptest! {
+        #[test]
+        fn missing_events_are_the_latest_complete_and_ordered(
+            parents in proptest::collection::vec((0usize..64, 0usize..64, 1usize..=2), 1..40),
+            limit in 1usize..25,
+            earliest_pick in 0usize..64,
+        ) {
+            let room = random_room(&parents);
+            let last = format!("e{}", parents.len() - 1);
+            let latest = room.ids(&[last.as_str()]);
+            let earliest = room.ids(&[format!("e{}", earliest_pick % parents.len()).as_str()]);
+            let answer = missing_events_selection(&earliest, &latest, limit, 0, &room.events);
+            let reachable = assert_complete(&room, &answer, &earliest, &latest);
+            prop_assert_eq!(answer.len(), limit.min(MAX_MISSING_EVENTS_LIMIT).min(reachable));
+            // Oldest first: no event before one of its prev_events in the answer.
+            for (position, id) in answer.iter().enumerate() {
+                for prev in room.events[id].prev_events() {
+                    if let Some(at) = answer.iter().position(|other| other == prev) {
+                        prop_assert!(at < position);
+                    }
+                }
+            }
+            // Backfill never exceeds its limit and starts with the given event.
+            let back = backfill_selection(&latest, limit, &room.events);
+            prop_assert_eq!(back.first(), latest.first());
+            prop_assert!(back.len() <= limit);
+        }
+    }
 }

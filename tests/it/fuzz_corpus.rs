@@ -65,4 +65,6 @@ fn ingest_corpus() {
     replay("ingest", laws::ingest);
 fn xmatrix_corpus() {
     replay("xmatrix", laws::xmatrix);
+fn resolve_well_known_corpus() {
+    replay("resolve_well_known", laws::resolve_well_known);
 }
