@@ -292,6 +292,8 @@ pub(crate) fn key_document(data: &[u8]) {
         let reread = parse_notary_query(&bytes, 1_000).expect("a written question reads back");
         assert_eq!(notary_query_body(&reread), body, "question round trip");
     }
+}
+
 /// The joining side of a join: arbitrary bytes as the make_join and send_join answers
 /// (a little-endian `u32` length, the make_join body, then the send_join body). The
 /// handshake never panics, ends `Done` or `Failed` within a bounded number of polls,
@@ -360,6 +362,8 @@ pub(crate) fn send_join(data: &[u8]) {
         }
     }
     panic!("the handshake did not end within 16 polls");
+}
+
 /// `/send` transactions: parsing arbitrary bytes never panics; a parsed transaction
 /// holds at most 50 PDUs and 100 EDUs, every kept EDU names only the origin's users,
 /// and re-encoding an EDU parses back to the same EDU; what an outbound queue sends for
@@ -439,6 +443,8 @@ pub(crate) fn transaction(data: &[u8]) {
     );
     assert!(sent_keys.iter().all(|key| distinct.contains(key)));
     assert_eq!(again.origin_server_ts, parsed.origin_server_ts);
+}
+
 /// The signing keys and the room the `ingest` law runs over: room version 11, Alice
 /// (`a.example`) creates it, joins, sets power levels and public join rules; Bob
 /// (`b.example`) joins. Returns the keys, the room's events in order, and the room.
@@ -589,6 +595,9 @@ pub(crate) fn ingest(data: &[u8]) {
                 "kept an event whose signatures do not verify: {outcome:?}"
             );
         }
+    }
+}
+
 /// X-Matrix: a header that parses formats (or is refused for an unsafe value) to one
 /// that parses back to it; and authentication agrees with the header reading. The
 /// first byte picks the method, the rest up to the first newline is a header value
@@ -664,6 +673,9 @@ pub(crate) fn xmatrix(data: &[u8]) {
     if let Ok(authenticated) = outcome {
         assert_eq!(authenticated.origin, "a.example");
         assert_eq!(authenticated.content, content);
+    }
+}
+
 /// Server-name resolution fed arbitrary well-known and SRV answers: it always ends
 /// (done or a typed error) after at most three answers, a done answer has at least one
 /// candidate, a TLS name exactly when no IP literal was the target, a cache expiry

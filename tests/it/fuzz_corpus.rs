@@ -57,14 +57,29 @@ fn resolve_corpus() {
 #[test]
 fn key_document_corpus() {
     replay("key_document", laws::key_document);
+}
+
+#[test]
 fn send_join_corpus() {
     replay("send_join", laws::send_join);
+}
+
+#[test]
 fn transaction_corpus() {
     replay("transaction", laws::transaction);
+}
+
+#[test]
 fn ingest_corpus() {
     replay("ingest", laws::ingest);
+}
+
+#[test]
 fn xmatrix_corpus() {
     replay("xmatrix", laws::xmatrix);
+}
+
+#[test]
 fn resolve_well_known_corpus() {
     replay("resolve_well_known", laws::resolve_well_known);
 }
