@@ -3,7 +3,7 @@
 use super::fields;
 use super::protocol::{ErrorWord, Failure};
 use crate::base64;
-use crate::crypto::{PublicKeys, SigningKey, VerifyKey};
+use crate::crypto::{self, PublicKeys, SigningKey, VerifyKey};
 use crate::federation::request::{self, IncomingRequest, RequestToSign, begin_authentication_with};
 use crate::federation::xmatrix::Duplicates;
 use crate::json::{self, Object, Value};
@@ -27,12 +27,58 @@ pub(crate) fn sign_request(request: &Object) -> Result<Object, Failure> {
             return Err(bad_input(format!("{name} must be ASCII")));
         }
     }
+    if destination.is_empty() {
+        return Err(bad_input("destination must not be empty"));
+    }
+    // The protocol signs whatever ASCII request-target it is given; the library's
+    // `sign_request` also refuses targets no real request can have (no leading `/`, a
+    // fragment) and values a header cannot carry unescaped, so the op signs the object
+    // itself and writes the header with escapes where the library would refuse.
+    let mut signed = Object::new();
+    signed.insert("method", Value::from(method));
+    signed.insert("uri", Value::from(uri));
+    signed.insert("origin", Value::from(origin));
+    signed.insert("destination", Value::from(destination));
+    if let Some(content) = content {
+        signed.insert("content", Value::Object(content.clone()));
+    }
+    crypto::sign_json(&mut signed, origin, &key).map_err(bad_input)?;
     let to_sign = RequestToSign::new(method, uri, origin, destination, content);
-    let signed = request::sign_request(&to_sign, &key).map_err(bad_input)?;
+    let authorization = match request::sign_request(&to_sign, &key) {
+        Ok(library) => library.authorization,
+        Err(_) => escaped_header(&signed, origin, key.key_id(), destination),
+    };
     let mut answer = Object::new();
-    answer.insert("signed", Value::Object(signed.signed));
-    answer.insert("authorization", Value::String(signed.authorization));
+    answer.insert("signed", Value::Object(signed));
+    answer.insert("authorization", Value::String(authorization));
     Ok(answer)
+}
+
+/// An `X-Matrix` header with every value quoted and `"` and `\` escaped.
+fn escaped_header(signed: &Object, origin: &str, key_id: &str, destination: &str) -> String {
+    let quote = |text: &str| {
+        let escaped: String = text
+            .chars()
+            .flat_map(|c| match c {
+                '"' | '\\' => vec!['\\', c],
+                _ => vec![c],
+            })
+            .collect();
+        format!("\"{escaped}\"")
+    };
+    let sig = signed
+        .get("signatures")
+        .and_then(|signatures| signatures.get(origin))
+        .and_then(|by_origin| by_origin.get(key_id))
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    format!(
+        "X-Matrix origin={},key={},sig={},destination={}",
+        quote(origin),
+        quote(key_id),
+        quote(sig),
+        quote(destination)
+    )
 }
 
 /// `verify_request`: `method`, `uri`, `destination`, `authorization` (header values),

@@ -15,12 +15,16 @@ const IMPLEMENTED_OPS: &[&str] = &[
     "content_hash",
     "errors",
     "event_id",
+    "federation_errors",
     "redact",
     "resolve",
     "sign",
     "sign_event",
+    "sign_request",
     "verify",
     "verify_event",
+    "verify_key_document",
+    "verify_request",
 ];
 
 fn vector_files(root: &Path) -> Vec<PathBuf> {
