@@ -82,6 +82,10 @@ pub const MAX_SRV_RECORDS: usize = 64;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ResolveStep {
+    /// The server name is resolved.
+    Done(Resolved),
+    /// The server cannot be reached: an SRV lookup failed, or said the service is absent.
+    Failed(ResolveError),
     /// `GET` this URL and give the outcome to
     /// [`ServerResolver::provide_well_known`]. Follow at most `max_redirects` 30x
     /// redirects, never a loop, and read at most `max_body` bytes of the body: more is
@@ -100,10 +104,6 @@ pub enum ResolveStep {
         /// `_matrix-fed._tcp.<hostname>`, then the deprecated `_matrix._tcp.<hostname>`.
         name: String,
     },
-    /// The server name is resolved.
-    Done(Resolved),
-    /// The server cannot be reached: an SRV lookup failed, or said the service is absent.
-    Failed(ResolveError),
 }
 
 /// The spec's steps of server-name resolution, for logs and tests.
@@ -296,7 +296,10 @@ pub struct Resolved {
     /// when the certificate must be valid for the IP address connected to, and no SNI
     /// is sent.
     pub tls_server_name: Option<String>,
-    /// Until when the answer may be cached, in milliseconds since the epoch.
+    /// Until when the answer may be cached, in milliseconds since the epoch: the
+    /// well-known answer's period, [`ERROR_CACHE_MS`] after a well-known error, or
+    /// [`DEFAULT_CACHE_MS`] when no well-known was fetched (steps 1 and 2). SRV and
+    /// address records keep their own DNS TTLs, in the caller's resolver.
     pub cache_until_ms: i64,
     /// The spec's steps taken, in order.
     pub steps: Vec<Step>,

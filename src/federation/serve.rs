@@ -201,6 +201,9 @@ impl Visibility {
 /// 4. under `joined`, it is visible if one of them is joined;
 /// 5. anything else is redacted, not dropped.
 ///
+/// Synapse also withholds, in a room it holds only partial state of, the events of
+/// other servers; that is the caller's to add, knowing whether its state is partial.
+///
 /// The state is the state at the event as Synapse stores it: after the event, so a
 /// server sees its own users' joins. Take `history_visibility` from
 /// [`history_visibility`]; pass the `membership` of each member event of the
