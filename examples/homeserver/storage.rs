@@ -110,6 +110,13 @@ CREATE TABLE IF NOT EXISTS filters (
     user_id TEXT NOT NULL,
     json TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    destination TEXT NOT NULL,
+    room_id TEXT NOT NULL,
+    event_id TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS outbox_destination ON outbox(destination, id);
 CREATE TABLE IF NOT EXISTS server_keys (
     server TEXT NOT NULL,
     key_id TEXT NOT NULL,
@@ -697,6 +704,88 @@ impl Storage {
             params![user_id, filter],
         )?;
         Ok(self.conn.last_insert_rowid())
+    }
+
+    // --- the federation outbox -----------------------------------------------------------
+
+    /// Queues `event_id` of `room_id` for each of `destinations`.
+    pub(crate) fn enqueue_outbox(
+        &mut self,
+        room_id: &str,
+        event_id: &str,
+        destinations: &[String],
+    ) -> ApiResult<()> {
+        let transaction = self.conn.transaction()?;
+        for destination in destinations {
+            transaction.execute(
+                "INSERT INTO outbox (destination, room_id, event_id) VALUES (?1, ?2, ?3)",
+                params![destination, room_id, event_id],
+            )?;
+        }
+        transaction.commit()?;
+        Ok(())
+    }
+
+    /// The queued events for `destination` after outbox row `after`, oldest first, at
+    /// most `limit`: (row, the event as stored, its room's version).
+    pub(crate) fn outbox_after(
+        &self,
+        destination: &str,
+        after: i64,
+        limit: usize,
+    ) -> ApiResult<Vec<(i64, StoredEvent, String)>> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT o.id, e.stream_ordering, e.event_id, e.room_id, e.txn_device, e.txn_id, \
+             e.json, r.room_version FROM outbox o JOIN events e ON e.event_id = o.event_id \
+             JOIN rooms r ON r.room_id = o.room_id \
+             WHERE o.destination = ?1 AND o.id > ?2 ORDER BY o.id LIMIT ?3",
+        )?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = statement.query_map(params![destination, after, limit], |row| {
+            let txn_device: Option<String> = row.get(4)?;
+            let txn_id: Option<String> = row.get(5)?;
+            Ok((
+                row.get(0)?,
+                StoredEvent {
+                    stream_ordering: row.get(1)?,
+                    event_id: row.get(2)?,
+                    room_id: row.get(3)?,
+                    txn: txn_device.zip(txn_id),
+                    json: row.get(6)?,
+                },
+                row.get(7)?,
+            ))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Forgets the outbox rows of `destination` for `event_ids`, and every earlier row
+    /// of the same rooms (delivered before, or superseded in catch-up).
+    pub(crate) fn outbox_delivered(
+        &mut self,
+        destination: &str,
+        event_ids: &[String],
+    ) -> ApiResult<()> {
+        let transaction = self.conn.transaction()?;
+        for event_id in event_ids {
+            transaction.execute(
+                "DELETE FROM outbox WHERE destination = ?1 AND id <= (SELECT MAX(id) FROM \
+                 outbox WHERE destination = ?1 AND event_id = ?2) AND room_id = (SELECT \
+                 room_id FROM outbox WHERE destination = ?1 AND event_id = ?2 LIMIT 1)",
+                params![destination, event_id],
+            )?;
+        }
+        transaction.commit()?;
+        Ok(())
+    }
+
+    /// Every destination with queued events.
+    pub(crate) fn outbox_destinations(&self) -> ApiResult<Vec<String>> {
+        let mut statement = self
+            .conn
+            .prepare_cached("SELECT DISTINCT destination FROM outbox ORDER BY destination")?;
+        let rows = statement.query_map([], |row| row.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     // --- other servers' keys ------------------------------------------------------------
