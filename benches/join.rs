@@ -116,7 +116,12 @@ fn room(members: usize, servers: &[(String, SigningKey)]) -> Room {
     for index in 0..members {
         let (server, key) = &servers[index % servers.len()];
         let user = format!("@user{index}:{server}");
-        let previous = events.last().expect("non-empty").event_id().as_str().to_owned();
+        let previous = events
+            .last()
+            .expect("non-empty")
+            .event_id()
+            .as_str()
+            .to_owned();
         let mut builder = state_event(
             "m.room.member",
             &user,

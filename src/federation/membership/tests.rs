@@ -424,7 +424,8 @@ fn a_ban_ends_the_handshake_without_trying_further() {
 #[test]
 fn bad_templates_move_to_the_next_server() {
     let room = Room::new(RoomVersion::V11, "public");
-    let edits: [(&str, fn(&mut Object)); 5] = [
+    type Edit = fn(&mut Object);
+    let edits: [(&str, Edit); 5] = [
         ("sender", |event| {
             event.insert("sender", Value::from(CAROL));
         }),
@@ -1307,4 +1308,3 @@ fn key_needs_name_every_signer() {
     assert!(needs.iter().all(|need| need.key_ids.contains("ed25519:k")));
     assert!(matches!(join.poll(), Step::NeedKeys(_)));
 }
-
