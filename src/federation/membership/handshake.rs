@@ -289,12 +289,23 @@ impl Machine {
                 event,
                 response,
                 ..
-            } => match response.validate(event, server.clone(), keys) {
+            } => match response.validate(event, server.clone(), &self.with_own_key(keys)) {
                 Ok(room) => self.state = State::Done(Outcome::Joined(Box::new(room))),
                 Err(error) => self.fail(server, error),
             },
             other => self.state = other,
         }
+    }
+
+    /// `keys` with our own public key added (a countersigned join returned by the
+    /// resident carries our signature too), unless the caller already gave one.
+    fn with_own_key(&self, keys: &PublicKeys) -> PublicKeys {
+        let mut keys = keys.clone();
+        let (server, key) = (self.params.our_server.as_str(), &self.params.key);
+        if keys.get(server, key.key_id()).is_none() {
+            keys.insert(server, key.key_id(), key.public_key());
+        }
+        keys
     }
 
     fn start_attempt(&mut self) -> Step<Outcome> {

@@ -1308,3 +1308,58 @@ fn key_needs_name_every_signer() {
     assert!(needs.iter().all(|need| need.key_ids.contains("ed25519:k")));
     assert!(matches!(join.poll(), Step::NeedKeys(_)));
 }
+
+#[test]
+fn a_partial_state_resident_refuses_send_join() {
+    let mut room = Room::new(RoomVersion::V11, "public");
+    let join = room.build(
+        BOB,
+        "m.room.member",
+        Some(BOB),
+        r#"{"membership":"join"}"#,
+        None,
+    );
+    let room_id = room.room_id();
+    let (origin, ours) = (server("b.example"), server("a.example"));
+    let request = SendMembership::new(
+        Membership::Join,
+        &room.version,
+        &room_id,
+        join.event_id(),
+        &origin,
+        &ours,
+    )
+    .with_partial_state(true);
+    let error = check_send_membership(&request, &join.to_canonical_bytes(), &keys()).unwrap_err();
+    assert_eq!(error, MembershipError::PartialState);
+    assert_eq!(error.status(), 404);
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 16, ..Default::default() })]
+
+    /// Law: the joined room does not depend on the order of the answer's lists.
+    #[test]
+    fn validation_ignores_list_order(seed in 0u64..1_000, version in 0usize..3) {
+        let version = [RoomVersion::V10, RoomVersion::V11, RoomVersion::V12][version];
+        let room = Room::new(version, "public");
+        let baseline = join_with_edited_answer(&room, false, |_| {}).unwrap();
+        let shuffled = join_with_edited_answer(&room, false, |answer| {
+            for list in ["state", "auth_chain"] {
+                let items = list_mut(answer, list);
+                let len = items.len();
+                for index in 0..len {
+                    let other = (seed as usize).wrapping_mul(31).wrapping_add(index * 7) % len;
+                    items.swap(index, other);
+                }
+            }
+        })
+        .unwrap();
+        let ids = |room: &JoinedRoom| -> BTreeMap<StateKey, EventId> {
+            room.state.iter().map(|(key, pdu)| (key.clone(), pdu.event_id().clone())).collect()
+        };
+        let (base_ids, shuffled_ids) = (ids(&baseline), ids(&shuffled));
+        proptest::prop_assert_eq!(base_ids, shuffled_ids);
+        proptest::prop_assert!(shuffled.dropped.is_empty() && shuffled.rejected.is_empty());
+    }
+}
