@@ -497,7 +497,7 @@ impl Machine {
                     Err(error) => self.fail(server, error),
                 }
             }
-            Membership::Knock => match knock_room_state(body, &version) {
+            Membership::Knock => match knock_room_state(body, &version, &self.params.room_id) {
                 Ok(state) => {
                     let room = KnockedRoom {
                         version,
@@ -546,6 +546,7 @@ fn success_body(reply: Reply) -> Result<Vec<u8>, AttemptError> {
 fn knock_room_state(
     body: &[u8],
     version: &RoomVersion,
+    room_id: &RoomId,
 ) -> Result<Vec<InviteStateEvent>, AttemptError> {
     let options = ParseOptions::lenient().with_max_len(body.len().max(1));
     let Ok(Value::Object(mut answer)) = json::parse(body, &options) else {
@@ -557,9 +558,14 @@ fn knock_room_state(
     if entries.len() > MAX_KNOCK_ROOM_STATE {
         return Err(bad("too many knock_room_state entries"));
     }
+    // Entries that do not parse, and full PDUs of another room, are left out.
     let state: Vec<InviteStateEvent> = entries
         .into_iter()
         .filter_map(|entry| state_entry(entry, version).ok())
+        .filter(|entry| match entry {
+            InviteStateEvent::Pdu(pdu) => pdu.room_id() == room_id,
+            InviteStateEvent::Stripped { .. } => true,
+        })
         .collect();
     let has_create = state.iter().any(|entry| match entry {
         InviteStateEvent::Pdu(pdu) => pdu.event_type() == "m.room.create",

@@ -106,6 +106,7 @@ impl<'a> SendMembership<'a> {
 /// # Errors
 ///
 /// [`MembershipError::PartialState`] for a join while we hold partial state;
+/// [`MembershipError::KnockNotSupported`] for a knock in a version without knocking;
 /// [`MembershipError::NotJson`] / [`MembershipError::Malformed`] for a body that is
 /// not a PDU; [`MembershipError::Mismatch`] (400 `M_INVALID_PARAM`) for the room ID,
 /// event ID or state key; [`MembershipError::BadJson`] for the type or membership,
@@ -118,6 +119,11 @@ pub fn check_send_membership(
 ) -> Result<Pdu, MembershipError> {
     if request.partial_state && request.membership == Membership::Join {
         return Err(MembershipError::PartialState);
+    }
+    if request.membership == Membership::Knock && !request.version.auth.knock {
+        return Err(MembershipError::KnockNotSupported {
+            room_version: request.version.id.to_owned(),
+        });
     }
     let pdu = Pdu::from_bytes(body, request.version)?;
     expect("room_id", request.room_id.as_str(), pdu.room_id().as_str())?;
