@@ -1363,3 +1363,49 @@ proptest::proptest! {
         proptest::prop_assert!(shuffled.dropped.is_empty() && shuffled.rejected.is_empty());
     }
 }
+
+#[test]
+fn the_auth_chain_comes_in_auth_order() {
+    let room = Room::new(RoomVersion::V11, "public");
+    let joined = join_with_edited_answer(&room, true, |answer| {
+        list_mut(answer, "state").retain(|event| event_type(event) != "m.room.member");
+        list_mut(answer, "auth_chain").reverse();
+    })
+    .unwrap();
+    let mut seen = BTreeSet::new();
+    for pdu in &joined.auth_chain {
+        for auth in pdu.auth_events() {
+            assert!(
+                seen.contains(auth) || joined.state.values().any(|s| s.event_id() == auth),
+                "{} before its auth event {auth}",
+                pdu.event_id()
+            );
+        }
+        seen.insert(pdu.event_id().clone());
+    }
+    assert_eq!(joined.auth_chain.len(), 2);
+}
+
+#[test]
+fn knocks_are_refused_where_the_version_has_none() {
+    let mut room = Room::new(RoomVersion::V6, "invite");
+    let knock = room.build(
+        BOB,
+        "m.room.member",
+        Some(BOB),
+        r#"{"membership":"join"}"#,
+        None,
+    );
+    let room_id = room.room_id();
+    let (origin, ours) = (server("b.example"), server("a.example"));
+    let request = SendMembership::new(
+        Membership::Knock,
+        &room.version,
+        &room_id,
+        knock.event_id(),
+        &origin,
+        &ours,
+    );
+    let error = check_send_membership(&request, &knock.to_canonical_bytes(), &keys()).unwrap_err();
+    assert_eq!(error.errcode(), ErrorCode::Forbidden);
+}
