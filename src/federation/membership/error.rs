@@ -82,6 +82,10 @@ pub enum MembershipError {
         /// What is wrong.
         reason: String,
     },
+    /// This server holds only partial state for the room, so it cannot answer a
+    /// send_join (404 `M_NOT_FOUND`, as Synapse answers).
+    #[error("this server has only partial state for the room")]
+    PartialState,
     /// The event would not be authorized by the room's state (403 `M_FORBIDDEN`).
     #[error("the event is not authorized: {0}")]
     NotAuthorized(Rejection),
@@ -136,6 +140,7 @@ impl MatrixError for MembershipError {
             | Self::NotAuthorized(_)
             | Self::UserNotOnOrigin { .. } => ErrorCode::Forbidden,
             Self::MissingParam { .. } => ErrorCode::MissingParam,
+            Self::PartialState => ErrorCode::NotFound,
             Self::NotJson { .. } => ErrorCode::NotJson,
             Self::UnableToGrantJoin => ErrorCode::UnableToGrantJoin,
             Self::UnsupportedRoomVersion { .. } => ErrorCode::UnsupportedRoomVersion,

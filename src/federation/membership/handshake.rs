@@ -289,12 +289,23 @@ impl Machine {
                 event,
                 response,
                 ..
-            } => match response.validate(event, server.clone(), keys) {
+            } => match response.validate(event, server.clone(), &self.with_own_key(keys)) {
                 Ok(room) => self.state = State::Done(Outcome::Joined(Box::new(room))),
                 Err(error) => self.fail(server, error),
             },
             other => self.state = other,
         }
+    }
+
+    /// `keys` with our own public key added (a countersigned join returned by the
+    /// resident carries our signature too), unless the caller already gave one.
+    fn with_own_key(&self, keys: &PublicKeys) -> PublicKeys {
+        let mut keys = keys.clone();
+        let (server, key) = (self.params.our_server.as_str(), &self.params.key);
+        if keys.get(server, key.key_id()).is_none() {
+            keys.insert(server, key.key_id(), key.public_key());
+        }
+        keys
     }
 
     fn start_attempt(&mut self) -> Step<Outcome> {
@@ -486,7 +497,7 @@ impl Machine {
                     Err(error) => self.fail(server, error),
                 }
             }
-            Membership::Knock => match knock_room_state(body, &version) {
+            Membership::Knock => match knock_room_state(body, &version, &self.params.room_id) {
                 Ok(state) => {
                     let room = KnockedRoom {
                         version,
@@ -535,6 +546,7 @@ fn success_body(reply: Reply) -> Result<Vec<u8>, AttemptError> {
 fn knock_room_state(
     body: &[u8],
     version: &RoomVersion,
+    room_id: &RoomId,
 ) -> Result<Vec<InviteStateEvent>, AttemptError> {
     let options = ParseOptions::lenient().with_max_len(body.len().max(1));
     let Ok(Value::Object(mut answer)) = json::parse(body, &options) else {
@@ -546,9 +558,14 @@ fn knock_room_state(
     if entries.len() > MAX_KNOCK_ROOM_STATE {
         return Err(bad("too many knock_room_state entries"));
     }
+    // Entries that do not parse, and full PDUs of another room, are left out.
     let state: Vec<InviteStateEvent> = entries
         .into_iter()
         .filter_map(|entry| state_entry(entry, version).ok())
+        .filter(|entry| match entry {
+            InviteStateEvent::Pdu(pdu) => pdu.room_id() == room_id,
+            InviteStateEvent::Stripped { .. } => true,
+        })
         .collect();
     let has_create = state.iter().any(|entry| match entry {
         InviteStateEvent::Pdu(pdu) => pdu.event_type() == "m.room.create",

@@ -58,6 +58,9 @@ pub struct SendMembership<'a> {
     pub origin: &'a ServerName,
     /// This server's name.
     pub our_server: &'a ServerName,
+    /// True while this server itself has only partial state for the room: a join is
+    /// then refused with 404, as Synapse does (it cannot answer with the state).
+    pub partial_state: bool,
 }
 
 impl<'a> SendMembership<'a> {
@@ -78,7 +81,15 @@ impl<'a> SendMembership<'a> {
             event_id,
             origin,
             our_server,
+            partial_state: false,
         }
+    }
+
+    /// Marks the room as one we hold only partial state of.
+    #[must_use]
+    pub fn with_partial_state(mut self, partial: bool) -> Self {
+        self.partial_state = partial;
+        self
     }
 }
 
@@ -94,6 +105,8 @@ impl<'a> SendMembership<'a> {
 ///
 /// # Errors
 ///
+/// [`MembershipError::PartialState`] for a join while we hold partial state;
+/// [`MembershipError::KnockNotSupported`] for a knock in a version without knocking;
 /// [`MembershipError::NotJson`] / [`MembershipError::Malformed`] for a body that is
 /// not a PDU; [`MembershipError::Mismatch`] (400 `M_INVALID_PARAM`) for the room ID,
 /// event ID or state key; [`MembershipError::BadJson`] for the type or membership,
@@ -104,6 +117,14 @@ pub fn check_send_membership(
     body: &[u8],
     keys: &PublicKeys,
 ) -> Result<Pdu, MembershipError> {
+    if request.partial_state && request.membership == Membership::Join {
+        return Err(MembershipError::PartialState);
+    }
+    if request.membership == Membership::Knock && !request.version.auth.knock {
+        return Err(MembershipError::KnockNotSupported {
+            room_version: request.version.id.to_owned(),
+        });
+    }
     let pdu = Pdu::from_bytes(body, request.version)?;
     expect("room_id", request.room_id.as_str(), pdu.room_id().as_str())?;
     expect(

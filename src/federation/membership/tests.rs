@@ -424,7 +424,8 @@ fn a_ban_ends_the_handshake_without_trying_further() {
 #[test]
 fn bad_templates_move_to_the_next_server() {
     let room = Room::new(RoomVersion::V11, "public");
-    let edits: [(&str, fn(&mut Object)); 5] = [
+    type Edit = fn(&mut Object);
+    let edits: [(&str, Edit); 5] = [
         ("sender", |event| {
             event.insert("sender", Value::from(CAROL));
         }),
@@ -1308,3 +1309,103 @@ fn key_needs_name_every_signer() {
     assert!(matches!(join.poll(), Step::NeedKeys(_)));
 }
 
+#[test]
+fn a_partial_state_resident_refuses_send_join() {
+    let mut room = Room::new(RoomVersion::V11, "public");
+    let join = room.build(
+        BOB,
+        "m.room.member",
+        Some(BOB),
+        r#"{"membership":"join"}"#,
+        None,
+    );
+    let room_id = room.room_id();
+    let (origin, ours) = (server("b.example"), server("a.example"));
+    let request = SendMembership::new(
+        Membership::Join,
+        &room.version,
+        &room_id,
+        join.event_id(),
+        &origin,
+        &ours,
+    )
+    .with_partial_state(true);
+    let error = check_send_membership(&request, &join.to_canonical_bytes(), &keys()).unwrap_err();
+    assert_eq!(error, MembershipError::PartialState);
+    assert_eq!(error.status(), 404);
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 16, ..Default::default() })]
+
+    /// Law: the joined room does not depend on the order of the answer's lists.
+    #[test]
+    fn validation_ignores_list_order(seed in 0u64..1_000, version in 0usize..3) {
+        let version = [RoomVersion::V10, RoomVersion::V11, RoomVersion::V12][version];
+        let room = Room::new(version, "public");
+        let baseline = join_with_edited_answer(&room, false, |_| {}).unwrap();
+        let shuffled = join_with_edited_answer(&room, false, |answer| {
+            for list in ["state", "auth_chain"] {
+                let items = list_mut(answer, list);
+                let len = items.len();
+                for index in 0..len {
+                    let other = (seed as usize).wrapping_mul(31).wrapping_add(index * 7) % len;
+                    items.swap(index, other);
+                }
+            }
+        })
+        .unwrap();
+        let ids = |room: &JoinedRoom| -> BTreeMap<StateKey, EventId> {
+            room.state.iter().map(|(key, pdu)| (key.clone(), pdu.event_id().clone())).collect()
+        };
+        let (base_ids, shuffled_ids) = (ids(&baseline), ids(&shuffled));
+        proptest::prop_assert_eq!(base_ids, shuffled_ids);
+        proptest::prop_assert!(shuffled.dropped.is_empty() && shuffled.rejected.is_empty());
+    }
+}
+
+#[test]
+fn the_auth_chain_comes_in_auth_order() {
+    let room = Room::new(RoomVersion::V11, "public");
+    let joined = join_with_edited_answer(&room, true, |answer| {
+        list_mut(answer, "state").retain(|event| event_type(event) != "m.room.member");
+        list_mut(answer, "auth_chain").reverse();
+    })
+    .unwrap();
+    let mut seen = BTreeSet::new();
+    for pdu in &joined.auth_chain {
+        for auth in pdu.auth_events() {
+            assert!(
+                seen.contains(auth) || joined.state.values().any(|s| s.event_id() == auth),
+                "{} before its auth event {auth}",
+                pdu.event_id()
+            );
+        }
+        seen.insert(pdu.event_id().clone());
+    }
+    assert_eq!(joined.auth_chain.len(), 2);
+}
+
+#[test]
+fn knocks_are_refused_where_the_version_has_none() {
+    let mut room = Room::new(RoomVersion::V6, "invite");
+    let knock = room.build(
+        BOB,
+        "m.room.member",
+        Some(BOB),
+        r#"{"membership":"join"}"#,
+        None,
+    );
+    let room_id = room.room_id();
+    let (origin, ours) = (server("b.example"), server("a.example"));
+    let request = SendMembership::new(
+        Membership::Knock,
+        &room.version,
+        &room_id,
+        knock.event_id(),
+        &origin,
+        &ours,
+    );
+    let error = check_send_membership(&request, &knock.to_canonical_bytes(), &keys()).unwrap_err();
+    assert_eq!(error.errcode(), ErrorCode::Forbidden);
+}
