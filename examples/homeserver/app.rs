@@ -12,7 +12,9 @@ use matrix_serverlib::crypto::SigningKey;
 
 use crate::config::Config;
 use crate::error::{ApiError, ApiResult};
+use crate::federation::Federation;
 use crate::federation::peers::Peers;
+use crate::federation::sender::Sender;
 use crate::federation::server_keys::ServerKeys;
 use crate::storage::Storage;
 
@@ -28,7 +30,7 @@ struct Inner {
     changes: watch::Sender<u64>,
     typing: Mutex<Typing>,
     /// The federation client and the keyring; `None` when federation is off.
-    federation: Option<(Peers, ServerKeys)>,
+    federation: Option<Federation>,
 }
 
 /// Who is typing where, and when each room last changed.
@@ -46,7 +48,7 @@ impl App {
         config: Config,
         key: SigningKey,
         storage: Storage,
-        federation: Option<(Peers, ServerKeys)>,
+        federation: Option<Federation>,
     ) -> Self {
         let (changes, _) = watch::channel(0);
         Self(Arc::new(Inner {
@@ -61,7 +63,7 @@ impl App {
 
     /// The federation client, when federation is on.
     pub(crate) fn peers(&self) -> Option<&Peers> {
-        self.0.federation.as_ref().map(|(peers, _)| peers)
+        self.0.federation.as_ref().map(|federation| &federation.peers)
     }
 
     /// The keyring of other servers' keys.
@@ -73,8 +75,13 @@ impl App {
         self.0
             .federation
             .as_ref()
-            .map(|(_, keys)| keys)
+            .map(|federation| &federation.keys)
             .ok_or_else(|| ApiError::internal("server keys", "federation is off"))
+    }
+
+    /// The outbound sender, when federation is on.
+    pub(crate) fn sender(&self) -> Option<&Sender> {
+        self.0.federation.as_ref().map(|federation| &federation.sender)
     }
 
     /// The configuration.

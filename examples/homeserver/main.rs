@@ -84,7 +84,11 @@ async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
             let own = ServerName::parse(&config.server_name)?;
             let stored = storage.server_key_entries().map_err(|e| e.to_string())?;
             let keys = federation::server_keys::ServerKeys::new(&own, &key, &stored);
-            Some((peers, keys))
+            Some(federation::Federation {
+                peers,
+                keys,
+                sender: federation::sender::Sender::default(),
+            })
         }
         None => None,
     };

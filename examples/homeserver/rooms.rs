@@ -101,8 +101,114 @@ pub(crate) fn send(
         state_after: &state_after,
         txn: txn.map(|txn| (sender, txn.device_id, txn.txn_id)),
     })?;
+    federate(store, app, &pdu, None)?;
     app.notify();
     Ok(pdu.event_id().clone())
+}
+
+/// Stores an event another server made, whose `prev_events` this server has: the
+/// state before it (resolved over its prev events), then the one authorization call of
+/// the library ([`auth::authorize`]: rules B, C and the state-dependent rules) against
+/// its listed auth events and that state. `state_before` may be given when the caller
+/// already has it (the receipt pipeline computes it). Returns `false` when the event is
+/// already stored.
+///
+/// # Errors
+///
+/// `M_FORBIDDEN` naming the rule when the rules refuse it; internal errors for missing
+/// stored data.
+pub(crate) fn accept_remote(
+    store: &mut Storage,
+    app: &App,
+    pdu: &Pdu,
+    state_before: Option<StateMap>,
+    origin: Option<&str>,
+) -> ApiResult<bool> {
+    if store.event(pdu.event_id().as_str())?.is_some() {
+        return Ok(false);
+    }
+    let version = *pdu.room_version();
+    let state_before = match state_before {
+        Some(state) => state,
+        None => self::state_before(store, &version, pdu.prev_events())?,
+    };
+    let listed = pdu
+        .auth_events()
+        .iter()
+        .map(|id| load_pdu(store, id, &version))
+        .collect::<ApiResult<Vec<Pdu>>>()?;
+    let needed = auth_state(store, &version, &state_before)?;
+    let mut state = AuthEvents::new();
+    for event in &needed {
+        state.insert_pdu(event);
+    }
+    let listed_refs: Vec<&Pdu> = listed.iter().collect();
+    auth::authorize(pdu, &listed_refs, &state).map_err(|r| ApiError::rejected(&r))?;
+    let state_after = state_after(state_before, pdu);
+    store.append_event(&NewEvent {
+        pdu,
+        state_after: &state_after,
+        txn: None,
+    })?;
+    if origin.is_some() {
+        // The resident forwards what a joining, leaving or knocking server sent it.
+        federate(store, app, pdu, origin)?;
+    }
+    app.notify();
+    Ok(true)
+}
+
+/// The events of `state` the rules read (create, power levels, join rules and members,
+/// third-party invites): all of them, as the example's rooms are small.
+fn auth_state(store: &Storage, version: &RoomVersion, state: &StateMap) -> ApiResult<Vec<Pdu>> {
+    state
+        .iter()
+        .filter(|(key, _)| key.event_type().starts_with("m.room."))
+        .map(|(_, id)| load_pdu(store, id, version))
+        .collect()
+}
+
+/// Queues a stored event for every other server in its room (those with joined
+/// members after it, and the target's server of a member event), except `skip` (the
+/// server it came from), and wakes their senders. Nothing happens without federation.
+///
+/// # Errors
+///
+/// When the outbox cannot be written.
+pub(crate) fn federate(
+    store: &mut Storage,
+    app: &App,
+    pdu: &Pdu,
+    skip: Option<&str>,
+) -> ApiResult<()> {
+    let Some(sender) = app.sender() else {
+        return Ok(());
+    };
+    let room_id = pdu.room_id().as_str();
+    let mut servers: BTreeSet<String> = store
+        .members_with(room_id, "join")?
+        .iter()
+        .filter_map(|user| UserId::parse(user).ok())
+        .map(|user| user.server_name().to_owned())
+        .collect();
+    if pdu.event_type() == "m.room.member"
+        && let Some(target) = pdu.state_key().and_then(|key| UserId::parse(key).ok())
+    {
+        servers.insert(target.server_name().to_owned());
+    }
+    servers.remove(app.server_name());
+    if let Some(skip) = skip {
+        servers.remove(skip);
+    }
+    if servers.is_empty() {
+        return Ok(());
+    }
+    let destinations: Vec<String> = servers.into_iter().collect();
+    store.enqueue_outbox(room_id, pdu.event_id().as_str(), &destinations)?;
+    for destination in &destinations {
+        sender.wake(app, destination);
+    }
+    Ok(())
 }
 
 /// Creates a room: its create event, stored with the room in one transaction. The

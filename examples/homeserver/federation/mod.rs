@@ -4,9 +4,11 @@
 //! server version.
 
 pub(crate) mod inbound;
+pub(crate) mod membership;
 pub(crate) mod peers;
 pub(crate) mod query;
 pub(crate) mod resolver;
+pub(crate) mod sender;
 pub(crate) mod server_keys;
 pub(crate) mod tls;
 pub(crate) mod transport;
@@ -20,6 +22,16 @@ use matrix_serverlib::json::Value as CanonicalValue;
 
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
+
+/// What federation needs at run time: the client, the keyring and the sender.
+pub(crate) struct Federation {
+    /// Requests to other servers.
+    pub(crate) peers: peers::Peers,
+    /// Other servers' keys.
+    pub(crate) keys: server_keys::ServerKeys,
+    /// Outbound transactions.
+    pub(crate) sender: sender::Sender,
+}
 
 /// `GET /_matrix/key/v2/server`: our key document, built and signed by the core.
 pub(crate) async fn server_keys(State(app): State<App>) -> ApiResult<Json<Value>> {

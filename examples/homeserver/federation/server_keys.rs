@@ -63,6 +63,25 @@ impl ServerKeys {
         Ok(self.lock().for_request(&need.server, now_ms))
     }
 
+    /// The keys of `servers` for verifying events (validity bounded as the core says
+    /// for room versions 5+), fetching the documents of servers the ring knows nothing
+    /// of first. A server whose keys cannot be fetched is left out: its events then
+    /// fail their signature check.
+    pub(crate) async fn for_events(
+        &self,
+        app: &App,
+        servers: &[ServerName],
+    ) -> ApiResult<PublicKeys> {
+        for server in servers {
+            let need = KeyNeed::new(server.clone(), std::collections::BTreeSet::new(), 0);
+            let missing = !self.lock().unsatisfied(std::slice::from_ref(&need)).is_empty();
+            if missing && let Err(error) = self.fetch(app, server).await {
+                eprintln!("homeserver: keys of {server}: {error:?}");
+            }
+        }
+        Ok(self.lock().for_events(servers.iter()))
+    }
+
     /// Fetches, validates, accepts and stores the key document of `server`.
     async fn fetch(&self, app: &App, server: &ServerName) -> ApiResult<()> {
         let peers = app
