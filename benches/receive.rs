@@ -5,8 +5,8 @@
 //! from members of all four servers (messages, and every tenth a display-name change)
 //! on the room's forward extremity.
 
-// Bench setup: a failed expect is a broken benchmark input.
-#![allow(clippy::expect_used)]
+// Bench setup: a failed expect or an unexpected step is a broken benchmark input.
+#![allow(clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
