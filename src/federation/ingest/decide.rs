@@ -327,6 +327,7 @@ impl Ingest {
         room: &dyn RoomView,
         missing: &[&EventId],
     ) -> Result<Vec<BTreeMap<StateKey, EventId>>, Step> {
+        self.outliers_settled()?;
         let mut states = Vec::new();
         let mut absent = BTreeSet::new();
         for &prev in missing {
@@ -406,7 +407,27 @@ impl Ingest {
         match sets.len() {
             0 => Ok(StateBefore::Resolved(BTreeMap::new())),
             1 => Ok(StateBefore::Resolved(sets.pop().unwrap_or_default())),
-            _ => self.resolve(room, &sets).map(StateBefore::Resolved),
+            _ => {
+                self.outliers_settled()?;
+                self.resolve(room, &sets).map(StateBefore::Resolved)
+            }
+        }
+    }
+
+    /// Waits while outliers of the batch are undecided, so that a state built from
+    /// fetched events sees which were rejected, and the outcomes list those events
+    /// first. Outliers wait only on their auth events; one that lists a timeline
+    /// event waiting here waits in a cycle, and both are dropped as such.
+    fn outliers_settled(&self) -> Result<(), Step> {
+        let pending = self.undecided.iter().any(|(_, id)| {
+            self.nodes
+                .get(id)
+                .is_some_and(|node| matches!(node.role, Role::Outlier { .. }))
+        });
+        if pending {
+            Err(Step::Wait(Vec::new()))
+        } else {
+            Ok(())
         }
     }
 

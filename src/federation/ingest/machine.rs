@@ -116,7 +116,7 @@ pub struct Ingest {
     pending: Vec<Pending>,
     keys: Option<PublicKeys>,
     pub(super) nodes: BTreeMap<EventId, Node>,
-    undecided: BTreeSet<(i64, EventId)>,
+    pub(super) undecided: BTreeSet<(i64, EventId)>,
     decided: Vec<EventId>,
     outcomes: Vec<Outcome>,
     pub(super) asked: BTreeMap<Want, bool>,
@@ -297,7 +297,9 @@ impl Ingest {
         }
     }
 
-    /// Synapse's `_sanity_check_event`, and the room.
+    /// Synapse's `_sanity_check_event`, and the room. Synapse applies the limits to
+    /// pulled and backfilled events too (`_process_pulled_event` logs and skips them),
+    /// so they drop in every mode.
     fn sanity(&self, pdu: &Pdu) -> Result<(), DropReason> {
         if pdu.room_id() != &self.room_id {
             return Err(DropReason::WrongRoom {
