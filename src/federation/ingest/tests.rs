@@ -895,3 +895,22 @@ fn applied_outcomes_move_the_extremities_past_accepted_events_only() {
     assert_eq!(room.current_state().get(&topic), None);
     assert!(room.state_after(&fx.id("c")).unwrap().contains_key(&topic));
 }
+
+#[test]
+fn an_event_pulled_by_get_missing_events_can_soft_fail() {
+    for version in [RoomVersion::V10, RoomVersion::V11, RoomVersion::V12] {
+        let (fx, room) = soft_fail_example(version);
+        let mut ingest = fx.ingest(Mode::Pushed);
+        ingest.add(&fx.events["d"].to_canonical_bytes());
+        let c = fx.events["c"].clone();
+        let outcomes = drive(&mut ingest, &room, |request| {
+            assert_eq!(request.method, Method::Post);
+            body_reply_events(&[&c])
+        });
+        assert_eq!(outcomes.len(), 2, "v{}: {outcomes:?}", version.id);
+        assert_eq!(outcomes[0].event_id, Some(fx.id("c")));
+        assert_eq!(outcomes[0].added, None);
+        assert!(matches!(outcomes[0].verdict, Verdict::SoftFailed { .. }));
+        assert!(matches!(outcomes[1].verdict, Verdict::Accepted { .. }));
+    }
+}
