@@ -553,7 +553,13 @@ pub(crate) fn ingest(data: &[u8]) {
     };
     let mode =
         [Mode::Pushed, Mode::Pulled, Mode::Backfilled, Mode::Outliers][selector as usize % 4];
-    let (keys, events, room) = ingest_fixture();
+    // Built once: signing the fixture costs more than a run.
+    static FIXTURE: std::sync::OnceLock<(
+        PublicKeys,
+        Vec<Pdu>,
+        matrix_serverlib::federation::ingest::MemoryRoom,
+    )> = std::sync::OnceLock::new();
+    let (keys, events, room) = FIXTURE.get_or_init(ingest_fixture);
     let version = RoomVersion::V11;
     let mut pieces = rest.split(|&byte| byte == 0xff);
     let origin = ServerName::parse("b.example").expect("valid server name");
@@ -565,8 +571,8 @@ pub(crate) fn ingest(data: &[u8]) {
     }
     let mut outcomes = None;
     for _ in 0..64 {
-        match ingest.poll(&room) {
-            IngestStep::NeedKeys(_) => ingest.provide_keys(&keys),
+        match ingest.poll(room) {
+            IngestStep::NeedKeys(_) => ingest.provide_keys(keys),
             IngestStep::Fetch(requests) => {
                 for request in requests {
                     let reply = match pieces.next() {
@@ -597,7 +603,7 @@ pub(crate) fn ingest(data: &[u8]) {
     for outcome in &outcomes {
         if let Some(pdu) = &outcome.pdu {
             assert!(
-                verify_event_signatures(pdu.as_object(), &version, &keys).is_ok(),
+                verify_event_signatures(pdu.as_object(), &version, keys).is_ok(),
                 "kept an event whose signatures do not verify: {outcome:?}"
             );
         }

@@ -302,6 +302,7 @@ impl Ingest {
                 Some(true) => match self.state_ids.get(prev) {
                     None => failed.push(prev.clone()),
                     Some(ids) => {
+                        // The auth chain too, so the state events can be checked.
                         let all = ids.pdu_ids.iter().chain(&ids.auth_chain_ids);
                         let absent = all.chain([prev]).filter(|id| self.pdu(room, id).is_none());
                         unknown.extend(absent.cloned());
@@ -315,8 +316,18 @@ impl Ingest {
         if !failed.is_empty() {
             return Err(Step::Decide(Decision::Unresolved(failed), None));
         }
-        let still = self.fetch_events(unknown.into_iter().collect())?;
-        let still: BTreeSet<&EventId> = still.iter().collect();
+        self.fetch_events(unknown.into_iter().collect())?;
+        self.states_from_ids(room, missing)
+    }
+
+    /// The state after each missing prev event, from its `/state_ids` answer and the
+    /// events now at hand; a state event still missing makes the state unavailable.
+    fn states_from_ids(
+        &self,
+        room: &dyn RoomView,
+        missing: &[&EventId],
+    ) -> Result<Vec<BTreeMap<StateKey, EventId>>, Step> {
+        self.outliers_settled()?;
         let mut states = Vec::new();
         let mut absent = BTreeSet::new();
         for &prev in missing {
@@ -331,21 +342,19 @@ impl Ingest {
                             map.insert(StateKey::new(pdu.event_type(), state_key), id.clone());
                         }
                     }
-                    None if still.contains(id) => {
+                    None => {
                         absent.insert(id.clone());
                     }
-                    None => {}
                 }
             }
             states.push(map);
         }
-        if !absent.is_empty() {
-            return Err(Step::Decide(
-                Decision::MissingState(absent.into_iter().collect()),
-                None,
-            ));
+        if absent.is_empty() {
+            Ok(states)
+        } else {
+            let missing = absent.into_iter().collect();
+            Err(Step::Decide(Decision::MissingState(missing), None))
         }
-        Ok(states)
     }
 
     /// Checks 5 and 6, once the prev events' states are in hand.
@@ -398,7 +407,27 @@ impl Ingest {
         match sets.len() {
             0 => Ok(StateBefore::Resolved(BTreeMap::new())),
             1 => Ok(StateBefore::Resolved(sets.pop().unwrap_or_default())),
-            _ => self.resolve(room, &sets).map(StateBefore::Resolved),
+            _ => {
+                self.outliers_settled()?;
+                self.resolve(room, &sets).map(StateBefore::Resolved)
+            }
+        }
+    }
+
+    /// Waits while outliers of the batch are undecided, so that a state built from
+    /// fetched events sees which were rejected, and the outcomes list those events
+    /// first. Outliers wait only on their auth events; one that lists a timeline
+    /// event waiting here waits in a cycle, and both are dropped as such.
+    fn outliers_settled(&self) -> Result<(), Step> {
+        let pending = self.undecided.iter().any(|(_, id)| {
+            self.nodes
+                .get(id)
+                .is_some_and(|node| matches!(node.role, Role::Outlier { .. }))
+        });
+        if pending {
+            Err(Step::Wait(Vec::new()))
+        } else {
+            Ok(())
         }
     }
 

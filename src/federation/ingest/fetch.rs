@@ -83,10 +83,12 @@ impl Ingest {
                 }
             }
             Want::StateIds(at) => {
+                let mut budget = MAX_STATE_IDS.saturating_sub(self.state_id_count);
                 let answer = StateIds {
-                    pdu_ids: event_ids(&body, "pdu_ids"),
-                    auth_chain_ids: event_ids(&body, "auth_chain_ids"),
+                    pdu_ids: event_ids(&body, "pdu_ids", &mut budget),
+                    auth_chain_ids: event_ids(&body, "auth_chain_ids", &mut budget),
                 };
+                self.state_id_count = MAX_STATE_IDS - budget;
                 self.state_ids.insert(at.clone(), answer);
             }
         }
@@ -105,13 +107,17 @@ fn events(body: &Object, field: &str, max: usize) -> Vec<Object> {
         .collect()
 }
 
-/// The event IDs of the array `field`, at most [`MAX_STATE_IDS`]; others are skipped.
-fn event_ids(body: &Object, field: &str) -> Vec<EventId> {
-    body.get(field)
+/// The event IDs of the array `field`, at most `budget` of them (which shrinks by as
+/// many); entries that are not event IDs are skipped.
+fn event_ids(body: &Object, field: &str, budget: &mut usize) -> Vec<EventId> {
+    let ids: Vec<EventId> = body
+        .get(field)
         .and_then(Value::as_array)
         .unwrap_or_default()
         .iter()
         .filter_map(|value| EventId::parse(value.as_str()?).ok())
-        .take(MAX_STATE_IDS)
-        .collect()
+        .take(*budget)
+        .collect();
+    *budget -= ids.len();
+    ids
 }

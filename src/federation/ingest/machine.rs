@@ -29,7 +29,7 @@ pub const MAX_REQUESTS: usize = 200;
 pub const MAX_ROUNDS: usize = 8;
 /// Largest reply body parsed, in bytes.
 pub const MAX_REPLY_BYTES: usize = 16 * 1024 * 1024;
-/// Most event IDs taken from one `/state_ids` reply.
+/// Most event IDs taken from `/state_ids` replies in one batch, all replies together.
 pub const MAX_STATE_IDS: usize = 100_000;
 /// The `limit` of a `/get_missing_events` request (Synapse's).
 pub const MISSING_EVENTS_LIMIT: i64 = 10;
@@ -96,7 +96,13 @@ pub(super) struct StateIds {
 /// The receipt pipeline for one batch of events of one room
 /// (<https://spec.matrix.org/v1.16/server-server-api/#checks-performed-on-receipt-of-a-pdu>),
 /// as a step machine: [`add`](Self::add) the events, then [`poll`](Self::poll) and
-/// answer each [`IngestStep`] until [`IngestStep::Done`].
+/// answer each [`IngestStep`] until [`IngestStep::Done`]: keys with
+/// [`provide_keys`](Self::provide_keys), and a reply (or [`Reply::Failed`]) for every
+/// request with [`provide_reply`](Self::provide_reply); polling before every reply is
+/// in answers [`IngestStep::Waiting`]. Give the same room view to every poll.
+///
+/// The verdicts do not depend on the order events are added: events are decided in
+/// order of depth, then event ID, each after the batch events it references.
 ///
 /// See the [module docs](super) for the checks and an example.
 #[derive(Debug)]
@@ -110,12 +116,14 @@ pub struct Ingest {
     pending: Vec<Pending>,
     keys: Option<PublicKeys>,
     pub(super) nodes: BTreeMap<EventId, Node>,
-    undecided: BTreeSet<(i64, EventId)>,
+    pub(super) undecided: BTreeSet<(i64, EventId)>,
     decided: Vec<EventId>,
     outcomes: Vec<Outcome>,
     pub(super) asked: BTreeMap<Want, bool>,
     requests: BTreeMap<RequestId, Want>,
     pub(super) state_ids: BTreeMap<EventId, StateIds>,
+    /// Event IDs taken from `/state_ids` replies so far.
+    pub(super) state_id_count: usize,
     pub(super) extremities: Option<BTreeSet<EventId>>,
     pub(super) current: Current,
     fetched: usize,
@@ -145,6 +153,7 @@ impl Ingest {
             asked: BTreeMap::new(),
             requests: BTreeMap::new(),
             state_ids: BTreeMap::new(),
+            state_id_count: 0,
             extremities: None,
             current: Current::Room,
             fetched: 0,
@@ -248,10 +257,7 @@ impl Ingest {
             if !requests.is_empty() {
                 return IngestStep::Fetch(requests);
             }
-            if !self.pending.is_empty() {
-                // Cannot happen: new events only come with replies.
-                break;
-            }
+            // Every want was over the bounds and is given up: decide again.
         }
         self.drop_stuck();
         self.finished = true;
@@ -291,7 +297,9 @@ impl Ingest {
         }
     }
 
-    /// Synapse's `_sanity_check_event`, and the room.
+    /// Synapse's `_sanity_check_event`, and the room. Synapse applies the limits to
+    /// pulled and backfilled events too (`_process_pulled_event` logs and skips them),
+    /// so they drop in every mode.
     fn sanity(&self, pdu: &Pdu) -> Result<(), DropReason> {
         if pdu.room_id() != &self.room_id {
             return Err(DropReason::WrongRoom {
@@ -319,15 +327,18 @@ impl Ingest {
         let in_batch = self
             .nodes
             .get_mut(id)
-            .map(|node| &mut node.role)
+            .map(|node| (&mut node.role, node.decision.is_none()))
             .or_else(|| {
                 self.pending
                     .iter_mut()
                     .find(|pending| pending.pdu.event_id() == id)
-                    .map(|pending| &mut pending.role)
+                    .map(|pending| (&mut pending.role, true))
             });
-        if let Some(existing) = in_batch {
-            if matches!(role, Role::Timeline(_)) && matches!(existing, Role::Outlier { .. }) {
+        if let Some((existing, undecided)) = in_batch {
+            if undecided
+                && matches!(role, Role::Timeline(_))
+                && matches!(existing, Role::Outlier { .. })
+            {
                 *existing = role;
             }
             return Some(Verdict::Dropped(DropReason::Duplicate));

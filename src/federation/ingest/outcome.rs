@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use super::view::Status;
 use crate::auth::{Rejection, StateKey};
 use crate::event::{Pdu, ReceiveError};
 use crate::federation::keyring::KeyNeed;
@@ -109,7 +110,7 @@ pub enum Verdict {
         redacted: bool,
     },
     /// Already stored with this status: nothing to do.
-    Skipped(crate::federation::ingest::Status),
+    Skipped(Status),
     /// Check 6 failed: store it, but not as a forward extremity, and do not send it to
     /// clients.
     SoftFailed {

@@ -795,3 +795,122 @@ proptest! {
         prop_assert!(f_soft_failed);
     }
 }
+
+#[test]
+fn fetches_stay_within_the_bounds() {
+    let (fx, room) = gap();
+    let mut ingest = fx.ingest(Mode::Pulled);
+    ingest.add(&fx.events["x2"].to_canonical_bytes());
+    // A peer naming hundreds of state events nobody has, and never serving them.
+    let fake: Vec<Value> = (0..500)
+        .map(|i| Value::from(format!("${i:0>43}")))
+        .collect();
+    let mut requests = 0;
+    let outcomes = drive(&mut ingest, &room, |request| {
+        requests += 1;
+        if request.uri.contains("/state_ids/") {
+            let mut body = Object::new();
+            body.insert("pdu_ids", Value::Array(fake.clone()));
+            body.insert("auth_chain_ids", Value::Array(Vec::new()));
+            Reply::response(200, json::to_vec(&Value::Object(body)))
+        } else {
+            Reply::response(404, b"{}".to_vec())
+        }
+    });
+    assert!(requests <= MAX_REQUESTS, "{requests} requests");
+    assert!(matches!(
+        &outcomes[0].verdict,
+        Verdict::MissingState { missing } if missing.len() == 500 + 1
+    ));
+}
+
+#[test]
+fn a_bad_reply_is_a_failed_fetch() {
+    let (fx, room) = gap();
+    let x1 = fx.events["x1"].clone();
+    let replies = [
+        Reply::response(500, body_bytes(&x1)),
+        Reply::response(200, b"[1,2,3]".to_vec()),
+        Reply::response(200, b"{\"events\":".to_vec()),
+        Reply::response(200, forged_events_body(&x1)),
+    ];
+    for reply in replies {
+        let mut ingest = fx.ingest(Mode::Pushed);
+        ingest.add(&fx.events["x2"].to_canonical_bytes());
+        let outcomes = drive(&mut ingest, &room, |_| reply.clone());
+        assert_eq!(outcomes.len(), 1, "{outcomes:?}");
+        assert!(matches!(outcomes[0].verdict, Verdict::Unresolved { .. }));
+    }
+}
+
+fn body_bytes(pdu: &Pdu) -> Vec<u8> {
+    let Reply::Response { body, .. } = body_reply_events(&[pdu]) else {
+        unreachable!()
+    };
+    body
+}
+
+/// A `/get_missing_events` answer whose event does not verify.
+fn forged_events_body(pdu: &Pdu) -> Vec<u8> {
+    let forged = forged(pdu);
+    let mut body = b"{\"events\":[".to_vec();
+    body.extend(forged);
+    body.extend(b"]}");
+    body
+}
+
+#[test]
+fn a_v12_event_without_its_create_event_is_missing_auth() {
+    let (fx, _) = soft_fail_example(RoomVersion::V12);
+    let mut room = MemoryRoom::new(fx.version);
+    let rest = ["alice_join", "power", "rules", "bob_join"];
+    for name in rest {
+        room.insert_outlier(fx.events[name].clone(), Status::Outlier);
+    }
+    let mut ingest = fx.ingest(Mode::Outliers);
+    ingest.add(&fx.events["a"].to_canonical_bytes());
+    let outcomes = drive(&mut ingest, &room, |_| Reply::Failed);
+    assert_eq!(
+        outcomes[0].verdict,
+        Verdict::MissingAuth {
+            missing: vec![fx.id("create")]
+        }
+    );
+}
+
+#[test]
+fn applied_outcomes_move_the_extremities_past_accepted_events_only() {
+    let (fx, mut room) = soft_fail_example(RoomVersion::V11);
+    let mut ingest = fx.ingest(Mode::Pushed);
+    ingest.add(&fx.events["c"].to_canonical_bytes());
+    ingest.add(&fx.events["d"].to_canonical_bytes());
+    let outcomes = drive(&mut ingest, &room, no_requests);
+    room.apply(outcomes);
+    assert_eq!(room.forward_extremities(), [fx.id("d")]);
+    assert_eq!(
+        room.event(&fx.id("c")).map(|known| known.status),
+        Some(Status::SoftFailed)
+    );
+    let topic = StateKey::new("m.room.topic", "");
+    assert_eq!(room.current_state().get(&topic), None);
+    assert!(room.state_after(&fx.id("c")).unwrap().contains_key(&topic));
+}
+
+#[test]
+fn an_event_pulled_by_get_missing_events_can_soft_fail() {
+    for version in [RoomVersion::V10, RoomVersion::V11, RoomVersion::V12] {
+        let (fx, room) = soft_fail_example(version);
+        let mut ingest = fx.ingest(Mode::Pushed);
+        ingest.add(&fx.events["d"].to_canonical_bytes());
+        let c = fx.events["c"].clone();
+        let outcomes = drive(&mut ingest, &room, |request| {
+            assert_eq!(request.method, Method::Post);
+            body_reply_events(&[&c])
+        });
+        assert_eq!(outcomes.len(), 2, "v{}: {outcomes:?}", version.id);
+        assert_eq!(outcomes[0].event_id, Some(fx.id("c")));
+        assert_eq!(outcomes[0].added, None);
+        assert!(matches!(outcomes[0].verdict, Verdict::SoftFailed { .. }));
+        assert!(matches!(outcomes[1].verdict, Verdict::Accepted { .. }));
+    }
+}
