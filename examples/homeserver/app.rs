@@ -63,7 +63,10 @@ impl App {
 
     /// The federation client, when federation is on.
     pub(crate) fn peers(&self) -> Option<&Peers> {
-        self.0.federation.as_ref().map(|federation| &federation.peers)
+        self.0
+            .federation
+            .as_ref()
+            .map(|federation| &federation.peers)
     }
 
     /// The keyring of other servers' keys.
@@ -81,7 +84,10 @@ impl App {
 
     /// The outbound sender, when federation is on.
     pub(crate) fn sender(&self) -> Option<&Sender> {
-        self.0.federation.as_ref().map(|federation| &federation.sender)
+        self.0
+            .federation
+            .as_ref()
+            .map(|federation| &federation.sender)
     }
 
     /// The configuration.

@@ -346,6 +346,8 @@ class Journey:
             self.synapse_validated_our_keys,
             self.synapse_refuses_misdirected_requests,
             self.we_refuse_misdirected_requests,
+            self.synapse_user_joins_our_rooms,
+            self.messages_both_ways_in_our_rooms,
         ]
         try:
             for step in steps:
@@ -530,6 +532,71 @@ class Journey:
             status, body = await self.request("GET", url, headers=headers)
             expect(status == 401 and (body or {}).get("errcode") == "M_UNAUTHORIZED",
                    f"{name}: we answered {status} {body}")
+
+
+    # --- rooms this server hosts ---------------------------------------------------------
+
+    async def wait_for_message(self, url: str, token: str, room_id: str, body: str,
+                               timeout: float = 30.0) -> dict:
+        """Polls /messages (newest first) until a message with `body` appears."""
+        import asyncio
+        from urllib.parse import quote
+
+        deadline = asyncio.get_running_loop().time() + timeout
+        path = f"{url}/_matrix/client/v3/rooms/{quote(room_id, safe='')}/messages?dir=b&limit=50"
+        last = None
+        while asyncio.get_running_loop().time() < deadline:
+            status, answer = await self.request("GET", path, token)
+            last = (status, answer)
+            for event in (answer or {}).get("chunk", []):
+                if event.get("content", {}).get("body") == body:
+                    return event
+            await asyncio.sleep(0.3)
+        raise StepFailed(f"{body!r} never reached {url} in {room_id}: {last}")
+
+    async def synapse_user_joins_our_rooms(self):
+        """Alice makes a public room with an alias in room versions 10, 11 and 12; Bob's
+        Synapse resolves the alias over federation and joins with make_join/send_join."""
+        from urllib.parse import quote
+
+        self.our_rooms = {}
+        for version in ROOM_VERSIONS:
+            alias = f"fed-lobby-v{version}"
+            status, body = await self.request(
+                "POST", self.ours.url + "/_matrix/client/v3/createRoom", self.alice_token,
+                {"preset": "public_chat", "room_alias_name": alias, "room_version": version,
+                 "name": f"Lobby v{version}"})
+            expect(status == 200, f"create a v{version} room: {status} {body}")
+            room_id = body["room_id"]
+            full_alias = quote(f"#{alias}:{self.ours.server_name}", safe="")
+            status, body = await self.request(
+                "POST", f"{self.synapse.url}/_matrix/client/v3/join/{full_alias}",
+                self.bob_token, {})
+            expect(status == 200 and body.get("room_id") == room_id,
+                   f"Bob joins the v{version} room by alias: {status} {body}")
+            self.our_rooms[version] = room_id
+
+    async def messages_both_ways_in_our_rooms(self):
+        """A message from each side reaches the other side's client."""
+        from urllib.parse import quote
+
+        for version, room_id in self.our_rooms.items():
+            room = quote(room_id, safe="")
+            ours = f"hello from ours in v{version} 🌍"
+            status, body = await self.request(
+                "PUT", f"{self.ours.url}/_matrix/client/v3/rooms/{room}/send/m.room.message/o{version}",
+                self.alice_token, {"msgtype": "m.text", "body": ours})
+            expect(status == 200, f"Alice sends: {status} {body}")
+            await self.wait_for_message(self.synapse.url, self.bob_token, room_id, ours)
+            theirs = f"hello from Synapse in v{version}"
+            status, body = await self.request(
+                "PUT", f"{self.synapse.url}/_matrix/client/v3/rooms/{room}/send/m.room.message/s{version}",
+                self.bob_token, {"msgtype": "m.text", "body": theirs})
+            expect(status == 200, f"Bob sends: {status} {body}")
+            await self.wait_for_message(self.ours.url, self.alice_token, room_id, theirs)
+
+
+ROOM_VERSIONS = ("10", "11", "12")
 
 
 if __name__ == "__main__":

@@ -111,6 +111,7 @@ async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         None => None,
     };
     let app = App::new(config, key, storage, peers);
+    resume_outbox(&app);
     let client = axum::serve(listener, router(app.clone())).with_graceful_shutdown(async {
         let _ = tokio::signal::ctrl_c().await;
     });
@@ -126,6 +127,24 @@ async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     }
     eprintln!("homeserver: stopped");
     Ok(())
+}
+
+/// Wakes the sender of every destination with events still queued from before a stop.
+fn resume_outbox(app: &App) {
+    let Some(sender) = app.sender().cloned() else {
+        return;
+    };
+    let app = app.clone();
+    tokio::spawn(async move {
+        match app.db(|store| store.outbox_destinations()).await {
+            Ok(destinations) => {
+                for destination in destinations {
+                    sender.wake(&app, &destination);
+                }
+            }
+            Err(error) => eprintln!("homeserver: outbox: {error:?}"),
+        }
+    });
 }
 
 /// The federation listener's routes.

@@ -61,9 +61,7 @@ pub(crate) async fn send_join(
     origin: Origin,
 ) -> ApiResult<Json<Value>> {
     let pdu = accept_membership(&app, &room_id, &event_id, &origin, Membership::Join).await?;
-    let answer = app
-        .db(move |store| join_answer(store, &pdu))
-        .await?;
+    let answer = app.db(move |store| join_answer(store, &pdu)).await?;
     Ok(Json(Value::from(&CanonicalValue::Object(answer))))
 }
 
@@ -94,12 +92,10 @@ async fn template(
 ) -> ApiResult<Json<Value>> {
     let room = RoomId::parse(room_id).map_err(|e| ApiError::invalid_param(e.to_string()))?;
     let user = UserId::parse(user_id).map_err(|e| ApiError::invalid_param(e.to_string()))?;
-    let origin_name = ServerName::parse(&origin.server)
-        .map_err(|e| ApiError::invalid_param(e.to_string()))?;
+    let origin_name =
+        ServerName::parse(&origin.server).map_err(|e| ApiError::invalid_param(e.to_string()))?;
     let lookup = room_id.to_owned();
-    let (version, state, extremities) = app
-        .db(move |store| current_room(store, &lookup))
-        .await?;
+    let (version, state, extremities) = app.db(move |store| current_room(store, &lookup)).await?;
     let extremity_refs: Vec<&Pdu> = extremities.iter().collect();
     let params = TemplateParams::new(
         &version,
@@ -149,8 +145,8 @@ async fn accept_membership(
 ) -> ApiResult<Pdu> {
     let room = RoomId::parse(room_id).map_err(|e| ApiError::invalid_param(e.to_string()))?;
     let event = EventId::parse(event_id).map_err(|e| ApiError::invalid_param(e.to_string()))?;
-    let origin_name = ServerName::parse(&origin.server)
-        .map_err(|e| ApiError::invalid_param(e.to_string()))?;
+    let origin_name =
+        ServerName::parse(&origin.server).map_err(|e| ApiError::invalid_param(e.to_string()))?;
     let our_name =
         ServerName::parse(app.server_name()).map_err(|e| ApiError::internal("name", e))?;
     let lookup = room_id.to_owned();

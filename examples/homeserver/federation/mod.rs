@@ -7,6 +7,7 @@ pub(crate) mod inbound;
 pub(crate) mod membership;
 pub(crate) mod peers;
 pub(crate) mod query;
+pub(crate) mod receive;
 pub(crate) mod resolver;
 pub(crate) mod sender;
 pub(crate) mod server_keys;
@@ -50,7 +51,7 @@ pub(crate) async fn version() -> Json<Value> {
 
 /// The routes of the federation listener.
 pub(crate) fn router() -> axum::Router<App> {
-    use axum::routing::get;
+    use axum::routing::{get, put};
     axum::Router::new()
         .route("/_matrix/key/v2/server", get(server_keys))
         .route("/_matrix/federation/v1/version", get(version))
@@ -58,5 +59,22 @@ pub(crate) fn router() -> axum::Router<App> {
         .route(
             "/_matrix/federation/v1/query/directory",
             get(query::directory),
+        )
+        .route("/_matrix/federation/v1/send/{txn_id}", put(receive::send))
+        .route(
+            "/_matrix/federation/v1/make_join/{room_id}/{user_id}",
+            get(membership::make_join),
+        )
+        .route(
+            "/_matrix/federation/v1/make_leave/{room_id}/{user_id}",
+            get(membership::make_leave),
+        )
+        .route(
+            "/_matrix/federation/v2/send_join/{room_id}/{event_id}",
+            put(membership::send_join),
+        )
+        .route(
+            "/_matrix/federation/v2/send_leave/{room_id}/{event_id}",
+            put(membership::send_leave),
         )
 }

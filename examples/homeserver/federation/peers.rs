@@ -176,4 +176,3 @@ impl Peers {
             .map_err(|e| PeerError::Signing(e.to_string()))
     }
 }
-

@@ -9,8 +9,7 @@ use std::time::Duration;
 
 use hickory_resolver::TokioResolver;
 use matrix_serverlib::federation::resolve::{
-    ResolveStep, Resolved, ServerResolver, SrvAnswer, SrvRecord, WellKnownFetch,
-    WellKnownResponse,
+    ResolveStep, Resolved, ServerResolver, SrvAnswer, SrvRecord, WellKnownFetch, WellKnownResponse,
 };
 use matrix_serverlib::id::ServerName;
 
@@ -79,7 +78,9 @@ impl Resolver {
                     max_redirects,
                 } => {
                     let fetch = fetch_well_known(transport, &url, max_body, max_redirects).await;
-                    machine.provide_well_known(fetch).map_err(|e| e.to_string())?;
+                    machine
+                        .provide_well_known(fetch)
+                        .map_err(|e| e.to_string())?;
                 }
                 ResolveStep::LookupSrv { name } => {
                     let answer = self.srv(&name).await;
@@ -147,7 +148,10 @@ async fn fetch_well_known(
             port,
             host_header: host.to_owned(),
             // No SNI for an IP address: its certificate names the address.
-            tls_name: bare.parse::<std::net::IpAddr>().is_err().then(|| bare.to_owned()),
+            tls_name: bare
+                .parse::<std::net::IpAddr>()
+                .is_err()
+                .then(|| bare.to_owned()),
         };
         let request = Request {
             method: "GET",

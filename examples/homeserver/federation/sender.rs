@@ -15,7 +15,7 @@ use matrix_serverlib::crypto;
 use matrix_serverlib::event::Pdu;
 use matrix_serverlib::federation::edu::Edu;
 use matrix_serverlib::federation::outbound::{Method, Reply};
-use matrix_serverlib::federation::txn::{Outcome, OutboundQueue, QueueStep, RetryPolicy};
+use matrix_serverlib::federation::txn::{OutboundQueue, Outcome, QueueStep, RetryPolicy};
 use matrix_serverlib::id::ServerName;
 use matrix_serverlib::json::Value;
 use matrix_serverlib::room_version::RoomVersion;
@@ -125,9 +125,7 @@ async fn run(app: App, destination: ServerName, handle: Arc<Destination>) {
                         eprintln!("homeserver: outbox of {destination}: {error:?}");
                     }
                 }
-                if let Err(error) =
-                    queue.on_result(&transaction.txn_id, outcome, crate::now_ms())
-                {
+                if let Err(error) = queue.on_result(&transaction.txn_id, outcome, crate::now_ms()) {
                     eprintln!("homeserver: queue of {destination}: {error}");
                 }
             }
@@ -182,7 +180,10 @@ fn event_ids(
     body: Option<&matrix_serverlib::json::Object>,
     versions: &BTreeMap<String, RoomVersion>,
 ) -> Vec<String> {
-    let Some(pdus) = body.and_then(|body| body.get("pdus")).and_then(Value::as_array) else {
+    let Some(pdus) = body
+        .and_then(|body| body.get("pdus"))
+        .and_then(Value::as_array)
+    else {
         return Vec::new();
     };
     pdus.iter()

@@ -74,7 +74,10 @@ impl ServerKeys {
     ) -> ApiResult<PublicKeys> {
         for server in servers {
             let need = KeyNeed::new(server.clone(), std::collections::BTreeSet::new(), 0);
-            let missing = !self.lock().unsatisfied(std::slice::from_ref(&need)).is_empty();
+            let missing = !self
+                .lock()
+                .unsatisfied(std::slice::from_ref(&need))
+                .is_empty();
             if missing && let Err(error) = self.fetch(app, server).await {
                 eprintln!("homeserver: keys of {server}: {error:?}");
             }

@@ -174,8 +174,11 @@ impl Transport {
                 .collect();
             (!values.is_empty()).then(|| values.join(","))
         };
-        let (cache_control, expires, location) =
-            (header("cache-control"), header("expires"), header("location"));
+        let (cache_control, expires, location) = (
+            header("cache-control"),
+            header("expires"),
+            header("location"),
+        );
         let collected = Limited::new(response.into_body(), limit)
             .collect()
             .await
