@@ -348,6 +348,9 @@ class Journey:
             self.we_refuse_misdirected_requests,
             self.synapse_user_joins_our_rooms,
             self.messages_both_ways_in_our_rooms,
+            self.typing_and_receipts_across,
+            self.synapse_down_then_caught_up,
+            self.synapse_user_leaves_our_room,
         ]
         try:
             for step in steps:
@@ -594,6 +597,118 @@ class Journey:
                 self.bob_token, {"msgtype": "m.text", "body": theirs})
             expect(status == 200, f"Bob sends: {status} {body}")
             await self.wait_for_message(self.ours.url, self.alice_token, room_id, theirs)
+
+    async def wait_until(self, what: str, check, timeout: float = 30.0):
+        import asyncio
+
+        deadline = asyncio.get_running_loop().time() + timeout
+        last = None
+        while asyncio.get_running_loop().time() < deadline:
+            ok, last = await check()
+            if ok:
+                return last
+            await asyncio.sleep(0.3)
+        raise StepFailed(f"{what}: {last}")
+
+    async def ephemeral_until(self, url: str, token: str, room_id: str, event_type: str,
+                              predicate, what: str, timeout: float = 30.0) -> None:
+        """Incremental syncs (Synapse caches repeated initial syncs) until an ephemeral
+        event of `event_type` in `room_id` satisfies `predicate`."""
+        import asyncio
+
+        status, body = await self.request("GET", f"{url}/_matrix/client/v3/sync?timeout=0", token)
+        expect(status == 200, f"sync: {status} {body}")
+        seen = []
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            room = body.get("rooms", {}).get("join", {}).get(room_id, {})
+            for event in room.get("ephemeral", {}).get("events", []):
+                if event.get("type") == event_type:
+                    seen.append(event["content"])
+                    if predicate(event["content"]):
+                        return
+            if asyncio.get_running_loop().time() > deadline:
+                raise StepFailed(f"{what}: saw {seen}")
+            since = body["next_batch"]
+            status, body = await self.request(
+                "GET", f"{url}/_matrix/client/v3/sync?timeout=1000&since={since}", token)
+            expect(status == 200, f"sync: {status} {body}")
+
+    async def typing_and_receipts_across(self):
+        """Alice's typing and read receipt reach Bob's Synapse, and Bob's typing reaches
+        us."""
+        from urllib.parse import quote
+
+        room_id = self.our_rooms["12"]
+        room = quote(room_id, safe="")
+        status, body = await self.request(
+            "PUT", f"{self.ours.url}/_matrix/client/v3/rooms/{room}/typing/{self.alice}",
+            self.alice_token, {"typing": True, "timeout": 20000})
+        expect(status == 200, f"Alice types: {status} {body}")
+        await self.ephemeral_until(
+            self.synapse.url, self.bob_token, room_id, "m.typing",
+            lambda content: self.alice in content.get("user_ids", []),
+            "Synapse never saw Alice typing")
+
+        status, body = await self.request(
+            "PUT", f"{self.synapse.url}/_matrix/client/v3/rooms/{room}/typing/{self.bob}",
+            self.bob_token, {"typing": True, "timeout": 20000})
+        expect(status == 200, f"Bob types: {status} {body}")
+        await self.ephemeral_until(
+            self.ours.url, self.alice_token, room_id, "m.typing",
+            lambda content: self.bob in content.get("user_ids", []),
+            "we never saw Bob typing")
+
+        message = await self.wait_for_message(self.ours.url, self.alice_token, room_id,
+                                              "hello from Synapse in v12")
+        event_id = message["event_id"]
+        status, body = await self.request(
+            "POST",
+            f"{self.ours.url}/_matrix/client/v3/rooms/{room}/receipt/m.read/"
+            f"{quote(event_id, safe='')}",
+            self.alice_token, {})
+        expect(status == 200, f"Alice's receipt: {status} {body}")
+        await self.ephemeral_until(
+            self.synapse.url, self.bob_token, room_id, "m.receipt",
+            lambda content: self.alice in content.get(event_id, {}).get("m.read", {}),
+            "Synapse never saw Alice's receipt")
+
+    async def synapse_down_then_caught_up(self):
+        """Synapse stops; Alice sends five messages; Synapse starts again and every one
+        reaches Bob (our outbox keeps them until Synapse acknowledges)."""
+        from urllib.parse import quote
+
+        room_id = self.our_rooms["11"]
+        room = quote(room_id, safe="")
+        self.synapse.stop()
+        bodies = [f"sent while Synapse was down #{n}" for n in range(5)]
+        for n, text in enumerate(bodies):
+            status, body = await self.request(
+                "PUT", f"{self.ours.url}/_matrix/client/v3/rooms/{room}/send/m.room.message/down{n}",
+                self.alice_token, {"msgtype": "m.text", "body": text})
+            expect(status == 200, f"Alice sends while Synapse is down: {status} {body}")
+        await self.synapse.start()
+        for text in bodies:
+            await self.wait_for_message(self.synapse.url, self.bob_token, room_id, text,
+                                        timeout=90.0)
+
+    async def synapse_user_leaves_our_room(self):
+        """Bob leaves a room we host (make_leave/send_leave); Alice's server sees it."""
+        from urllib.parse import quote
+
+        room_id = self.our_rooms["10"]
+        room = quote(room_id, safe="")
+        status, body = await self.request(
+            "POST", f"{self.synapse.url}/_matrix/client/v3/rooms/{room}/leave", self.bob_token, {})
+        expect(status == 200, f"Bob leaves: {status} {body}")
+
+        async def bob_left():
+            status, body = await self.request(
+                "GET", f"{self.ours.url}/_matrix/client/v3/rooms/{room}/joined_members",
+                self.alice_token)
+            joined = list((body or {}).get("joined", {}))
+            return self.bob not in joined, joined
+        await self.wait_until("Bob still joined on our side", bob_left)
 
 
 ROOM_VERSIONS = ("10", "11", "12")

@@ -6,8 +6,13 @@ use axum::Json;
 use axum::extract::{Path, State};
 use serde_json::{Value, json};
 
+use matrix_serverlib::federation::edu::{Edu, UserReceipt};
+use matrix_serverlib::id::{EventId, RoomId, UserId};
+use matrix_serverlib::json::{Object, Value as CanonicalValue};
+
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
+use crate::federation::sender::broadcast_edu;
 use crate::http::{Auth, JsonBody};
 use crate::storage::{Receipt, Storage};
 
@@ -39,6 +44,9 @@ pub(crate) async fn typing(
         .await?;
     let timeout = typing.then(|| Duration::from_millis(timeout.min(MAX_TYPING_MS)));
     app.set_typing(&room_id, &auth.user_id, timeout);
+    if let (Ok(room), Ok(user)) = (RoomId::parse(&room_id), UserId::parse(&auth.user_id)) {
+        broadcast_edu(&app, &room_id, Edu::typing(room, user, typing)).await;
+    }
     Ok(Json(json!({})))
 }
 
@@ -56,7 +64,26 @@ pub(crate) async fn receipt(
             "unknown receipt type {receipt_type:?}"
         )));
     }
-    put_receipts(&app, auth.user_id, room_id, vec![(receipt_type, event_id)]).await?;
+    put_receipts(
+        &app,
+        auth.user_id.clone(),
+        room_id.clone(),
+        vec![(receipt_type.clone(), event_id.clone())],
+    )
+    .await?;
+    // Only public read receipts leave the server.
+    if receipt_type == "m.read"
+        && let (Ok(room), Ok(user), Ok(event)) = (
+            RoomId::parse(&room_id),
+            UserId::parse(&auth.user_id),
+            EventId::parse(&event_id),
+        )
+    {
+        let mut data = Object::new();
+        data.insert("ts", CanonicalValue::from(crate::now_ms()));
+        let receipt = UserReceipt::new(vec![event], data);
+        broadcast_edu(&app, &room_id, Edu::receipt(room, "m.read", user, receipt)).await;
+    }
     Ok(Json(json!({})))
 }
 

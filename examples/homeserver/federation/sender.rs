@@ -75,6 +75,39 @@ impl Sender {
     }
 }
 
+/// Sends `edu` to every other server with members joined to `room_id` (nothing when
+/// federation is off).
+pub(crate) async fn broadcast_edu(app: &App, room_id: &str, edu: Edu) {
+    let Some(sender) = app.sender().cloned() else {
+        return;
+    };
+    let room = room_id.to_owned();
+    let ours = app.server_name().to_owned();
+    let servers = app
+        .db(move |store| {
+            let mut servers: Vec<String> = store
+                .members_with(&room, "join")?
+                .iter()
+                .filter_map(|user| matrix_serverlib::id::UserId::parse(user).ok())
+                .map(|user| user.server_name().to_owned())
+                .filter(|server| *server != ours)
+                .collect();
+            servers.sort();
+            servers.dedup();
+            Ok(servers)
+        })
+        .await
+        .unwrap_or_default();
+    for server in servers {
+        sender.push_edu(app, &server, edu.clone());
+    }
+}
+
+/// How the example retries a destination: after 2 s, doubling up to a minute (shorter
+/// than Synapse's ten minutes, so that a peer back from a restart is caught up soon;
+/// an authenticated request from it resets the wait anyway).
+const RETRY: RetryPolicy = RetryPolicy::synapse().with_intervals(2_000, 2, 60_000);
+
 /// A destination's task: load queued events, send transactions, record deliveries.
 async fn run(app: App, destination: ServerName, handle: Arc<Destination>) {
     let Some(peers) = app.peers().cloned() else {
@@ -84,7 +117,7 @@ async fn run(app: App, destination: ServerName, handle: Arc<Destination>) {
         return;
     };
     let now = crate::now_ms();
-    let mut queue = OutboundQueue::new(origin, destination.clone(), RetryPolicy::synapse())
+    let mut queue = OutboundQueue::new(origin, destination.clone(), RETRY)
         .with_next_txn_number(now.unsigned_abs());
     let mut loaded_up_to = 0_i64;
     let mut versions: BTreeMap<String, RoomVersion> = BTreeMap::new();
