@@ -348,6 +348,7 @@ class Journey:
             self.we_refuse_misdirected_requests,
             self.synapse_user_joins_our_rooms,
             self.messages_both_ways_in_our_rooms,
+            self.history_from_before_a_join,
             self.typing_and_receipts_across,
             self.synapse_down_then_caught_up,
             self.synapse_user_leaves_our_room,
@@ -597,6 +598,30 @@ class Journey:
                 self.bob_token, {"msgtype": "m.text", "body": theirs})
             expect(status == 200, f"Bob sends: {status} {body}")
             await self.wait_for_message(self.ours.url, self.alice_token, room_id, theirs)
+
+    async def history_from_before_a_join(self):
+        """Alice talks in a room before Bob joins; Bob's Synapse pages back into that
+        history, which it fetches from us with /backfill."""
+        from urllib.parse import quote
+
+        status, body = await self.request(
+            "POST", self.ours.url + "/_matrix/client/v3/createRoom", self.alice_token,
+            {"preset": "public_chat", "room_version": "12", "name": "History"})
+        expect(status == 200, f"create the history room: {status} {body}")
+        room_id = body["room_id"]
+        room = quote(room_id, safe="")
+        early = [f"before Bob joined #{n}" for n in range(3)]
+        for n, text in enumerate(early):
+            status, body = await self.request(
+                "PUT", f"{self.ours.url}/_matrix/client/v3/rooms/{room}/send/m.room.message/h{n}",
+                self.alice_token, {"msgtype": "m.text", "body": text})
+            expect(status == 200, f"Alice sends history: {status} {body}")
+        status, body = await self.request(
+            "POST", f"{self.synapse.url}/_matrix/client/v3/join/{room}?server_name="
+            f"{quote(self.ours.server_name, safe='')}", self.bob_token, {})
+        expect(status == 200, f"Bob joins by room ID: {status} {body}")
+        for text in early:
+            await self.wait_for_message(self.synapse.url, self.bob_token, room_id, text)
 
     async def wait_until(self, what: str, check, timeout: float = 30.0):
         import asyncio

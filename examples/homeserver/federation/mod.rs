@@ -3,6 +3,7 @@
 //! (<https://spec.matrix.org/v1.16/server-server-api/#get_matrixkeyv2server>) and the
 //! server version.
 
+pub(crate) mod history;
 pub(crate) mod inbound;
 pub(crate) mod membership;
 pub(crate) mod peers;
@@ -61,6 +62,30 @@ pub(crate) fn router() -> axum::Router<App> {
             get(query::directory),
         )
         .route("/_matrix/federation/v1/send/{txn_id}", put(receive::send))
+        .route(
+            "/_matrix/federation/v1/event/{event_id}",
+            get(history::event),
+        )
+        .route(
+            "/_matrix/federation/v1/state_ids/{room_id}",
+            get(history::state_ids),
+        )
+        .route(
+            "/_matrix/federation/v1/state/{room_id}",
+            get(history::state),
+        )
+        .route(
+            "/_matrix/federation/v1/event_auth/{room_id}/{event_id}",
+            get(history::event_auth),
+        )
+        .route(
+            "/_matrix/federation/v1/backfill/{room_id}",
+            get(history::backfill),
+        )
+        .route(
+            "/_matrix/federation/v1/get_missing_events/{room_id}",
+            axum::routing::post(history::get_missing_events),
+        )
         .route(
             "/_matrix/federation/v1/make_join/{room_id}/{user_id}",
             get(membership::make_join),
