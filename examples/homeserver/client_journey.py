@@ -19,76 +19,26 @@ Prints one line per step and "N passed, N failed"; exits non-zero on any failure
 
 from __future__ import annotations
 
-import argparse
-import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import venv
 from pathlib import Path
 
+from journey_common import StepFailed, expect, launch
+
 NIO_REQUIREMENT = "matrix-nio>=0.24,<1"
-REPO = Path(__file__).resolve().parents[2]
 IN_VENV = "HOMESERVER_JOURNEY_IN_VENV"
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--release", action="store_true", help="build with --release")
-    parser.add_argument("--server-bin", help="use this server binary instead of building")
-    parser.add_argument("--keep-data", action="store_true", help="keep the data directory")
-    args = parser.parse_args()
-    if os.environ.get(IN_VENV) == "1":
-        import asyncio
+    import asyncio
 
-        return asyncio.run(Journey(args.server_bin, args.keep_data).run())
-    server_bin = args.server_bin or build_server(args.release)
-    return run_in_venv(server_bin, args.keep_data)
-
-
-def build_server(release: bool) -> str:
-    """Builds the example and returns the binary's path."""
-    command = ["cargo", "build", "--example", "homeserver"] + (["--release"] if release else [])
-    print("$ " + " ".join(command), flush=True)
-    subprocess.run(command, cwd=REPO, check=True)
-    target = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
-    return str(target / ("release" if release else "debug") / "examples" / "homeserver")
-
-
-def install_nio(venv_dir: str) -> str:
-    """Creates a virtualenv in `venv_dir` with matrix-nio installed; returns its python."""
-    print(f"creating a virtualenv in {venv_dir} and installing {NIO_REQUIREMENT}", flush=True)
-    venv.create(venv_dir, with_pip=True)
-    python = str(Path(venv_dir) / "bin" / "python")
-    subprocess.run(
-        [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", NIO_REQUIREMENT],
-        check=True,
-    )
-    return python
-
-
-def run_in_venv(server_bin: str, keep_data: bool) -> int:
-    """Creates a throwaway virtualenv with matrix-nio and runs this script inside it."""
-    venv_dir = tempfile.mkdtemp(prefix="homeserver-journey-venv-")
-    try:
-        python = install_nio(venv_dir)
-        command = [python, __file__, "--server-bin", server_bin] + (["--keep-data"] if keep_data else [])
-        return subprocess.run(command, env={**os.environ, IN_VENV: "1"}).returncode
-    finally:
-        shutil.rmtree(venv_dir, ignore_errors=True)
+    return launch(__file__, __doc__, [NIO_REQUIREMENT], IN_VENV,
+                  lambda args: asyncio.run(Journey(args.server_bin, args.keep_data).run()))
 
 
 # --- everything below runs inside the virtualenv, with matrix-nio installed -----------
-
-
-class StepFailed(Exception):
-    """A check of the journey did not hold."""
-
-
-def expect(condition: bool, message: str) -> None:
-    if not condition:
-        raise StepFailed(message)
 
 
 class Server:

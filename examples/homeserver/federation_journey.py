@@ -5,10 +5,14 @@ Builds the example (unless --server-bin is given), installs matrix-synapse and
 matrix-nio from PyPI into a throwaway virtualenv, makes a throwaway test CA with a
 certificate for `localhost`, starts one Synapse and the example on loopback (each
 trusting the CA, each allowed to reach 127.0.0.1 despite its default deny list), and
-checks, one line per step, that the two servers authenticate each other's requests:
-each fetches and validates the other's key document over TLS, each answers the other's
-signed profile queries, and each refuses requests that are unsigned, signed for another
-destination or signed over another URI.
+checks, one line per step, that the two servers authenticate each other's requests
+(each fetches and validates the other's key document over TLS and answers the other's
+signed profile queries; each refuses requests that are unsigned, signed for another
+destination, method or URI), that a Synapse user joins rooms this server hosts in room
+versions 10, 11 and 12 (by alias and by room ID), that messages flow both ways, that
+history sent before the join is read by paging back, that typing and read receipts
+cross, that messages sent while Synapse is stopped all arrive once it is back, and that
+the Synapse user leaves.
 
     python3 examples/homeserver/federation_journey.py [--release] [--server-bin PATH]
                                                       [--keep-data]
@@ -18,75 +22,29 @@ Prints one line per step and "N passed, N failed"; exits non-zero on any failure
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
-import venv
 from pathlib import Path
+
+from journey_common import StepFailed, expect, launch
 
 SYNAPSE_REQUIREMENT = "matrix-synapse==1.163.2"
 NIO_REQUIREMENT = "matrix-nio>=0.24,<1"
-REPO = Path(__file__).resolve().parents[2]
 IN_VENV = "FEDERATION_JOURNEY_IN_VENV"
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--release", action="store_true", help="build with --release")
-    parser.add_argument("--server-bin", help="use this server binary instead of building")
-    parser.add_argument("--keep-data", action="store_true", help="keep the working directory")
-    args = parser.parse_args()
-    if os.environ.get(IN_VENV) == "1":
-        import asyncio
+    import asyncio
 
-        return asyncio.run(Journey(args.server_bin, args.keep_data).run())
-    server_bin = args.server_bin or build_server(args.release)
-    return run_in_venv(server_bin, args.keep_data)
-
-
-def build_server(release: bool) -> str:
-    """Builds the example and returns the binary's path."""
-    command = ["cargo", "build", "--example", "homeserver"] + (["--release"] if release else [])
-    print("$ " + " ".join(command), flush=True)
-    subprocess.run(command, cwd=REPO, check=True)
-    target = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
-    return str(target / ("release" if release else "debug") / "examples" / "homeserver")
-
-
-def run_in_venv(server_bin: str, keep_data: bool) -> int:
-    """Creates a throwaway virtualenv with Synapse and matrix-nio and runs this script in it."""
-    venv_dir = tempfile.mkdtemp(prefix="federation-journey-venv-")
-    try:
-        print(f"creating a virtualenv in {venv_dir} with {SYNAPSE_REQUIREMENT}, {NIO_REQUIREMENT}",
-              flush=True)
-        venv.create(venv_dir, with_pip=True)
-        python = str(Path(venv_dir) / "bin" / "python")
-        subprocess.run(
-            [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-             SYNAPSE_REQUIREMENT, NIO_REQUIREMENT],
-            check=True,
-        )
-        command = [python, __file__, "--server-bin", server_bin] + (["--keep-data"] if keep_data else [])
-        return subprocess.run(command, env={**os.environ, IN_VENV: "1"}).returncode
-    finally:
-        shutil.rmtree(venv_dir, ignore_errors=True)
+    return launch(__file__, __doc__, [SYNAPSE_REQUIREMENT, NIO_REQUIREMENT], IN_VENV,
+                  lambda args: asyncio.run(Journey(args.server_bin, args.keep_data).run()))
 
 
 # --- everything below runs inside the virtualenv, with Synapse and matrix-nio ----------
-
-
-class StepFailed(Exception):
-    """A check of the journey did not hold."""
-
-
-def expect(condition: bool, message: str) -> None:
-    if not condition:
-        raise StepFailed(message)
 
 
 def free_port() -> int:

@@ -123,13 +123,7 @@ pub(crate) async fn state_ids(
     OriginalUri(uri): OriginalUri,
     origin: Origin,
 ) -> ApiResult<Json<Value>> {
-    let at = query_event(uri.query())?;
-    app.db(move |store| {
-        let served = Served::load(store, &room_id, &origin.server)?;
-        let (state, chain) = served.state_at(store, &at)?;
-        Ok(answer(state_ids_body(&state, &chain)))
-    })
-    .await
+    state_answer(app, room_id, uri.query(), origin, state_ids_body).await
 }
 
 /// `GET /_matrix/federation/v1/state/{roomId}?event_id=...`.
@@ -139,11 +133,22 @@ pub(crate) async fn state(
     OriginalUri(uri): OriginalUri,
     origin: Origin,
 ) -> ApiResult<Json<Value>> {
-    let at = query_event(uri.query())?;
+    state_answer(app, room_id, uri.query(), origin, state_body).await
+}
+
+/// The state at the event the query names and its auth chain, as `body` writes them.
+async fn state_answer(
+    app: App,
+    room_id: String,
+    query: Option<&str>,
+    origin: Origin,
+    body: fn(&[&Pdu], &[&Pdu]) -> Object,
+) -> ApiResult<Json<Value>> {
+    let at = query_event(query)?;
     app.db(move |store| {
         let served = Served::load(store, &room_id, &origin.server)?;
         let (state, chain) = served.state_at(store, &at)?;
-        Ok(answer(state_body(&state, &chain)))
+        Ok(answer(body(&state, &chain)))
     })
     .await
 }
