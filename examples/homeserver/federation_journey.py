@@ -10,8 +10,8 @@ checks, one line per step, that the two servers authenticate each other's reques
 signed profile queries; each refuses requests that are unsigned, signed for another
 destination, method or URI), that a Synapse user joins rooms this server hosts in room
 versions 10, 11 and 12 (by alias and by room ID), that messages flow both ways, that
-history sent before the join is read by paging back, that typing and read receipts
-cross, that messages sent while Synapse is stopped all arrive once it is back, and that
+history sent before the join is read by paging back, that an invite from us is
+countersigned by Synapse and accepted, that typing and read receipts cross, that messages sent while Synapse is stopped all arrive once it is back, and that
 the Synapse user leaves.
 
     python3 examples/homeserver/federation_journey.py [--release] [--server-bin PATH]
@@ -307,6 +307,7 @@ class Journey:
             self.synapse_user_joins_our_rooms,
             self.messages_both_ways_in_our_rooms,
             self.history_from_before_a_join,
+            self.we_invite_a_synapse_user,
             self.typing_and_receipts_across,
             self.synapse_down_then_caught_up,
             self.synapse_user_leaves_our_room,
@@ -580,6 +581,38 @@ class Journey:
         expect(status == 200, f"Bob joins by room ID: {status} {body}")
         for text in early:
             await self.wait_for_message(self.synapse.url, self.bob_token, room_id, text)
+
+    async def we_invite_a_synapse_user(self):
+        """Alice invites Bob to a private room: Bob's Synapse countersigns the invite,
+        Bob sees it in his sync and joins; then they talk."""
+        from urllib.parse import quote
+
+        status, body = await self.request(
+            "POST", self.ours.url + "/_matrix/client/v3/createRoom", self.alice_token,
+            {"preset": "private_chat", "name": "Invite only"})
+        expect(status == 200, f"create a private room: {status} {body}")
+        room_id = body["room_id"]
+        room = quote(room_id, safe="")
+        status, body = await self.request(
+            "POST", f"{self.ours.url}/_matrix/client/v3/rooms/{room}/invite", self.alice_token,
+            {"user_id": self.bob})
+        expect(status == 200, f"Alice invites Bob: {status} {body}")
+
+        async def bob_invited():
+            status, body = await self.request(
+                "GET", f"{self.synapse.url}/_matrix/client/v3/sync?timeout=0", self.bob_token)
+            invites = list((body or {}).get("rooms", {}).get("invite", {}))
+            return room_id in invites, invites
+        await self.wait_until("Bob never saw the invite", bob_invited)
+        status, body = await self.request(
+            "POST", f"{self.synapse.url}/_matrix/client/v3/join/{room}", self.bob_token, {})
+        expect(status == 200, f"Bob accepts the invite: {status} {body}")
+        text = "thanks for the invite"
+        status, body = await self.request(
+            "PUT", f"{self.synapse.url}/_matrix/client/v3/rooms/{room}/send/m.room.message/inv",
+            self.bob_token, {"msgtype": "m.text", "body": text})
+        expect(status == 200, f"Bob sends: {status} {body}")
+        await self.wait_for_message(self.ours.url, self.alice_token, room_id, text)
 
     async def wait_until(self, what: str, check, timeout: float = 30.0):
         import asyncio

@@ -79,6 +79,30 @@ pub(crate) fn send(
     {
         return EventId::parse(&event_id).map_err(|e| ApiError::internal("txn", e));
     }
+    let (pdu, state_after) = prepare(store, app, room_id, sender, draft)?;
+    store.append_event(&NewEvent {
+        pdu: &pdu,
+        state_after: &state_after,
+        txn: txn.map(|txn| (sender, txn.device_id, txn.txn_id)),
+    })?;
+    federate(store, app, &pdu, None)?;
+    app.notify();
+    Ok(pdu.event_id().clone())
+}
+
+/// Builds, signs and authorises an event on the room's forward extremities without
+/// storing it; returns it with the state after it.
+///
+/// # Errors
+///
+/// As [`send`].
+pub(crate) fn prepare(
+    store: &Storage,
+    app: &App,
+    room_id: &str,
+    sender: &str,
+    draft: Draft,
+) -> ApiResult<(Pdu, StateMap)> {
     let version = store
         .room_version(room_id)?
         .ok_or_else(|| ApiError::not_found(format!("unknown room {room_id}")))?;
@@ -96,14 +120,30 @@ pub(crate) fn send(
     };
     let pdu = build_and_authorize(store, app, &at, sender, draft)?;
     let state_after = state_after(state_before, &pdu);
+    Ok((pdu, state_after))
+}
+
+/// Stores an event [`prepare`] made (after the invitee's server countersigned an
+/// invite), sends it to the room's servers but `skip`, and wakes `/sync`.
+///
+/// # Errors
+///
+/// When storage fails.
+pub(crate) fn commit(
+    store: &mut Storage,
+    app: &App,
+    pdu: &Pdu,
+    state_after: &StateMap,
+    skip: Option<&str>,
+) -> ApiResult<()> {
     store.append_event(&NewEvent {
-        pdu: &pdu,
-        state_after: &state_after,
-        txn: txn.map(|txn| (sender, txn.device_id, txn.txn_id)),
+        pdu,
+        state_after,
+        txn: None,
     })?;
-    federate(store, app, &pdu, None)?;
+    federate(store, app, pdu, skip)?;
     app.notify();
-    Ok(pdu.event_id().clone())
+    Ok(())
 }
 
 /// Stores an event another server made, whose `prev_events` this server has: the
@@ -669,8 +709,12 @@ pub(crate) fn set_membership(
     if target_id.server_name() == app.server_name() && !store.account_exists(target)? {
         return Err(ApiError::not_found(format!("unknown user {target}")));
     }
-    if target_id.server_name() != app.server_name() {
-        return Err(ApiError::forbidden("this server does not federate"));
+    if target_id.server_name() != app.server_name() && membership == "invite" {
+        // An invite to another server's user is countersigned by that server first:
+        // `federation::invite::invite_remote`.
+        return Err(ApiError::forbidden(
+            "users of other servers are invited with POST /rooms/{roomId}/invite",
+        ));
     }
     let mut content = if membership == "join" || membership == "invite" {
         member_content(store, target, membership)?

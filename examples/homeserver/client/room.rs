@@ -14,6 +14,7 @@ use matrix_serverlib::room_version::RoomVersion;
 use super::format::{self, StreamToken, Viewer, visible_range};
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
+use crate::federation::invite::invite_remote;
 use crate::http::{Auth, JsonBody, Params, event_content};
 use crate::rooms::{self, CreateRoom, Draft, Preset, Txn};
 use crate::storage::Storage;
@@ -218,6 +219,13 @@ pub(crate) async fn membership(
         "forget" => return Ok(Json(json!({}))),
         _ => return Err(ApiError::unrecognized()),
     };
+    if action == "invite"
+        && let Ok(user) = UserId::parse(&target)
+        && user.server_name() != app.server_name()
+    {
+        invite_remote(&app, &room_id, &auth.user_id, &user, reason).await?;
+        return Ok(Json(json!({})));
+    }
     let handle = app.clone();
     app.db(move |store| {
         if action == "unban" {

@@ -5,6 +5,7 @@
 
 pub(crate) mod history;
 pub(crate) mod inbound;
+pub(crate) mod invite;
 pub(crate) mod membership;
 pub(crate) mod peers;
 pub(crate) mod query;
