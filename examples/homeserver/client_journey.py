@@ -25,7 +25,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from journey_common import StepFailed, expect, launch
+from journey_common import StepFailed, expect, launch, run_steps
 
 NIO_REQUIREMENT = "matrix-nio>=0.24,<1"
 IN_VENV = "HOMESERVER_JOURNEY_IN_VENV"
@@ -136,16 +136,7 @@ class Journey:
             self.log_out,
         ]
         try:
-            for step in steps:
-                name = step.__name__.replace("_", " ")
-                try:
-                    await step()
-                except Exception as error:  # a failed step ends the journey
-                    self.failed += 1
-                    print(f"FAIL {name}: {type(error).__name__}: {error}", flush=True)
-                    break
-                self.passed += 1
-                print(f"PASS {name}", flush=True)
+            self.passed, self.failed = await run_steps(steps)
         finally:
             for client in getattr(self, "clients", []):
                 await client.close()

@@ -30,7 +30,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from journey_common import StepFailed, expect, launch
+from journey_common import StepFailed, expect, launch, run_steps
 
 SYNAPSE_REQUIREMENT = "matrix-synapse==1.163.2"
 NIO_REQUIREMENT = "matrix-nio>=0.24,<1"
@@ -313,16 +313,7 @@ class Journey:
             self.synapse_user_leaves_our_room,
         ]
         try:
-            for step in steps:
-                name = step.__name__.replace("_", " ")
-                try:
-                    await step()
-                except Exception as error:  # a failed step ends the journey
-                    self.failed += 1
-                    print(f"FAIL {name}: {type(error).__name__}: {error}", flush=True)
-                    break
-                self.passed += 1
-                print(f"PASS {name}", flush=True)
+            self.passed, self.failed = await run_steps(steps)
         finally:
             self.ours.stop()
             self.synapse.stop()

@@ -25,6 +25,23 @@ def expect(condition: bool, message: str) -> None:
         raise StepFailed(message)
 
 
+async def run_steps(steps: list) -> tuple[int, int]:
+    """Runs each step in order, printing `PASS name` or `FAIL name: why`; the first
+    failure ends the run. Returns (passed, failed)."""
+    passed = failed = 0
+    for step in steps:
+        name = step.__name__.replace("_", " ")
+        try:
+            await step()
+        except Exception as error:  # a failed step ends the journey
+            failed += 1
+            print(f"FAIL {name}: {type(error).__name__}: {error}", flush=True)
+            break
+        passed += 1
+        print(f"PASS {name}", flush=True)
+    return passed, failed
+
+
 def build_server(release: bool) -> str:
     """Builds the example and returns the binary's path."""
     command = ["cargo", "build", "--example", "homeserver"] + (["--release"] if release else [])

@@ -22,7 +22,7 @@ use matrix_serverlib::id::{EventId, ServerName};
 use matrix_serverlib::json::{Object, Value as CanonicalValue};
 use matrix_serverlib::room_version::RoomVersion;
 
-use super::inbound::{Origin, matrix_error};
+use super::inbound::{Origin, matrix_error, query_params, required};
 use super::membership::room_events;
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
@@ -180,8 +180,7 @@ pub(crate) async fn backfill(
     OriginalUri(uri): OriginalUri,
     origin: Origin,
 ) -> ApiResult<Json<Value>> {
-    let params = path::parse_query(uri.query().unwrap_or_default())
-        .map_err(|e| ApiError::invalid_param(e.to_string()))?;
+    let params = query_params(uri.query())?;
     let from = path::values(&params, "v")
         .into_iter()
         .map(event_id)
@@ -244,7 +243,5 @@ pub(crate) async fn get_missing_events(
 }
 
 fn query_event(query: Option<&str>) -> ApiResult<EventId> {
-    let params = path::parse_query(query.unwrap_or_default())
-        .map_err(|e| ApiError::invalid_param(e.to_string()))?;
-    event_id(path::first(&params, "event_id").ok_or_else(|| ApiError::missing_param("event_id"))?)
+    event_id(required(&query_params(query)?, "event_id")?)
 }

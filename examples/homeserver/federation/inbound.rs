@@ -29,6 +29,29 @@ pub(crate) struct Origin {
     pub(crate) content: Option<Object>,
 }
 
+/// The raw query of a federation request, parsed by the core (repeated names kept).
+///
+/// # Errors
+///
+/// `M_INVALID_PARAM` for a query that does not decode.
+pub(crate) fn query_params(query: Option<&str>) -> Result<Vec<(String, String)>, ApiError> {
+    matrix_serverlib::federation::path::parse_query(query.unwrap_or_default())
+        .map_err(|e| ApiError::invalid_param(e.to_string()))
+}
+
+/// The first value of the required query parameter `name`.
+///
+/// # Errors
+///
+/// `M_MISSING_PARAM` when it is absent.
+pub(crate) fn required<'a>(
+    params: &'a [(String, String)],
+    name: &str,
+) -> Result<&'a str, ApiError> {
+    matrix_serverlib::federation::path::first(params, name)
+        .ok_or_else(|| ApiError::missing_param(name))
+}
+
 /// The core's refusal as the Matrix error it maps to.
 pub(crate) fn matrix_error(error: &(impl MatrixError + ?Sized)) -> ApiError {
     let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);

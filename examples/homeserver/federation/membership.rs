@@ -34,8 +34,7 @@ pub(crate) async fn make_join(
     Path((room_id, user_id)): Path<(String, String)>,
     origin: Origin,
 ) -> ApiResult<Json<Value>> {
-    let params = path::parse_query(uri.query().unwrap_or_default())
-        .map_err(|e| ApiError::invalid_param(e.to_string()))?;
+    let params = super::inbound::query_params(uri.query())?;
     let versions: Vec<String> = path::values(&params, "ver")
         .into_iter()
         .map(str::to_owned)

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use matrix_serverlib::federation::path;
 use matrix_serverlib::id::{RoomAliasId, UserId};
 
-use super::inbound::Origin;
+use super::inbound::{Origin, query_params, required};
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
 
@@ -19,10 +19,8 @@ pub(crate) async fn profile(
     OriginalUri(uri): OriginalUri,
     _origin: Origin,
 ) -> ApiResult<Json<Value>> {
-    let params = path::parse_query(uri.query().unwrap_or_default())
-        .map_err(|e| ApiError::invalid_param(e.to_string()))?;
-    let user_id =
-        path::first(&params, "user_id").ok_or_else(|| ApiError::missing_param("user_id"))?;
+    let params = query_params(uri.query())?;
+    let user_id = required(&params, "user_id")?;
     let user = UserId::parse(user_id)
         .map_err(|e| ApiError::invalid_param(format!("user_id {user_id}: {e}")))?;
     if user.server_name() != app.server_name() {
@@ -65,10 +63,8 @@ pub(crate) async fn directory(
     OriginalUri(uri): OriginalUri,
     _origin: Origin,
 ) -> ApiResult<Json<Value>> {
-    let params = path::parse_query(uri.query().unwrap_or_default())
-        .map_err(|e| ApiError::invalid_param(e.to_string()))?;
-    let alias =
-        path::first(&params, "room_alias").ok_or_else(|| ApiError::missing_param("room_alias"))?;
+    let params = query_params(uri.query())?;
+    let alias = required(&params, "room_alias")?;
     let parsed = RoomAliasId::parse(alias)
         .map_err(|e| ApiError::invalid_param(format!("room_alias {alias}: {e}")))?;
     if parsed.server_name() != app.server_name() {
