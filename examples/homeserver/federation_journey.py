@@ -308,9 +308,16 @@ class Journey:
             self.messages_both_ways_in_our_rooms,
             self.history_from_before_a_join,
             self.we_invite_a_synapse_user,
+            self.we_join_synapse_rooms,
+            self.messages_both_ways_in_synapse_rooms,
+            self.synapse_invites_our_user,
+            self.we_reject_a_synapse_invite,
+            self.we_knock_on_a_synapse_room,
+            self.synapse_user_knocks_on_our_room,
             self.typing_and_receipts_across,
             self.synapse_down_then_caught_up,
             self.synapse_user_leaves_our_room,
+            self.we_leave_a_synapse_room,
         ]
         try:
             self.passed, self.failed = await run_steps(steps)
@@ -716,6 +723,213 @@ class Journey:
             joined = list((body or {}).get("joined", {}))
             return self.bob not in joined, joined
         await self.wait_until("Bob still joined on our side", bob_left)
+
+    # --- rooms Synapse hosts -------------------------------------------------------------
+
+    async def create_synapse_room(self, body: dict) -> str:
+        status, answer = await self.request(
+            "POST", self.synapse.url + "/_matrix/client/v3/createRoom", self.bob_token, body)
+        expect(status == 200, f"Bob creates a room {body}: {status} {answer}")
+        return answer["room_id"]
+
+    async def synapse_members(self, room_id: str) -> dict:
+        """Each member's membership in `room_id`, as Bob's Synapse sees it."""
+        from urllib.parse import quote
+
+        status, body = await self.request(
+            "GET", f"{self.synapse.url}/_matrix/client/v3/rooms/{quote(room_id, safe='')}/members",
+            self.bob_token)
+        expect(status == 200, f"Synapse's members of {room_id}: {status} {body}")
+        return {event["state_key"]: event["content"].get("membership")
+                for event in body.get("chunk", [])}
+
+    async def our_sync_section(self, section: str, room_id: str):
+        status, body = await self.request(
+            "GET", f"{self.ours.url}/_matrix/client/v3/sync?timeout=0", self.alice_token)
+        rooms = (body or {}).get("rooms", {}).get(section, {})
+        return room_id in rooms, rooms.get(room_id, list(rooms))
+
+    async def we_join_synapse_rooms(self):
+        """Bob makes public rooms on Synapse in room versions 10, 11 and 12; Alice joins
+        them through our server's join handshake: by alias (resolved over federation) and
+        by room ID with a `server_name` hint. Our server then holds the room's state."""
+        from urllib.parse import quote
+
+        self.their_rooms = {}
+        for version in ROOM_VERSIONS:
+            alias = f"synapse-lobby-v{version}"
+            room_id = await self.create_synapse_room(
+                {"preset": "public_chat", "room_alias_name": alias, "room_version": version,
+                 "name": f"Synapse lobby v{version}", "topic": "hosted by Synapse"})
+            if version == "11":
+                target = (f"{quote(room_id, safe='')}?server_name="
+                          f"{quote(self.synapse.server_name, safe='')}")
+            else:
+                target = quote(f"#{alias}:{self.synapse.server_name}", safe="")
+            status, body = await self.request(
+                "POST", f"{self.ours.url}/_matrix/client/v3/join/{target}", self.alice_token, {})
+            expect(status == 200 and body.get("room_id") == room_id,
+                   f"Alice joins Bob's v{version} room: {status} {body}")
+            self.their_rooms[version] = room_id
+            members = await self.synapse_members(room_id)
+            expect(members.get(self.alice) == "join",
+                   f"Synapse does not see Alice joined in v{version}: {members}")
+            room = quote(room_id, safe="")
+            status, body = await self.request(
+                "GET", f"{self.ours.url}/_matrix/client/v3/rooms/{room}/state/m.room.topic",
+                self.alice_token)
+            expect(status == 200 and body.get("topic") == "hosted by Synapse",
+                   f"our copy of the v{version} room's topic: {status} {body}")
+
+    async def messages_both_ways_in_synapse_rooms(self):
+        """In the rooms Synapse hosts, each side's message reaches the other side, and
+        Bob's read receipt on Alice's message reaches us."""
+        from urllib.parse import quote
+
+        for version, room_id in self.their_rooms.items():
+            room = quote(room_id, safe="")
+            theirs = f"Synapse speaking in its own v{version} room"
+            status, body = await self.request(
+                "PUT", f"{self.synapse.url}/_matrix/client/v3/rooms/{room}/send/m.room.message/t{version}",
+                self.bob_token, {"msgtype": "m.text", "body": theirs})
+            expect(status == 200, f"Bob sends: {status} {body}")
+            await self.wait_for_message(self.ours.url, self.alice_token, room_id, theirs)
+            ours = f"a guest from ours in v{version} 🙋"
+            status, body = await self.request(
+                "PUT", f"{self.ours.url}/_matrix/client/v3/rooms/{room}/send/m.room.message/g{version}",
+                self.alice_token, {"msgtype": "m.text", "body": ours})
+            expect(status == 200, f"Alice sends: {status} {body}")
+            message = await self.wait_for_message(self.synapse.url, self.bob_token, room_id, ours)
+        event_id = message["event_id"]
+        status, body = await self.request(
+            "POST",
+            f"{self.synapse.url}/_matrix/client/v3/rooms/{room}/receipt/m.read/"
+            f"{quote(event_id, safe='')}",
+            self.bob_token, {})
+        expect(status == 200, f"Bob's receipt: {status} {body}")
+        await self.ephemeral_until(
+            self.ours.url, self.alice_token, room_id, "m.receipt",
+            lambda content: self.bob in content.get(event_id, {}).get("m.read", {}),
+            "we never saw Bob's receipt")
+
+    async def synapse_invites_our_user(self):
+        """Bob invites Alice to a private room on Synapse: our server countersigns the
+        invite, Alice sees it (with the room's name) in her sync, accepts it by joining
+        through Bob's server, and they talk."""
+        from urllib.parse import quote
+
+        room_id = await self.create_synapse_room(
+            {"preset": "private_chat", "name": "Bob's den", "invite": [self.alice]})
+
+        async def alice_invited():
+            invited, details = await self.our_sync_section("invite", room_id)
+            names = [event.get("content", {}).get("name")
+                     for event in (details.get("invite_state", {}).get("events", [])
+                                   if invited else [])]
+            return invited and "Bob's den" in names, details
+        await self.wait_until("Alice never saw Bob's invite", alice_invited)
+        room = quote(room_id, safe="")
+        status, body = await self.request(
+            "POST", f"{self.ours.url}/_matrix/client/v3/join/{room}", self.alice_token, {})
+        expect(status == 200, f"Alice accepts Bob's invite: {status} {body}")
+        text = "glad to be in your den"
+        status, body = await self.request(
+            "PUT", f"{self.ours.url}/_matrix/client/v3/rooms/{room}/send/m.room.message/den",
+            self.alice_token, {"msgtype": "m.text", "body": text})
+        expect(status == 200, f"Alice sends: {status} {body}")
+        await self.wait_for_message(self.synapse.url, self.bob_token, room_id, text)
+        self.den = room_id
+
+    async def we_reject_a_synapse_invite(self):
+        """Bob invites Alice again, to another room; she declines, which our server does
+        with make_leave/send_leave through Bob's server."""
+        from urllib.parse import quote
+
+        room_id = await self.create_synapse_room(
+            {"preset": "private_chat", "name": "Declined", "invite": [self.alice]})
+
+        async def alice_invited():
+            return await self.our_sync_section("invite", room_id)
+        await self.wait_until("Alice never saw the second invite", alice_invited)
+        room = quote(room_id, safe="")
+        status, body = await self.request(
+            "POST", f"{self.ours.url}/_matrix/client/v3/rooms/{room}/leave", self.alice_token, {})
+        expect(status == 200, f"Alice declines: {status} {body}")
+        members = await self.synapse_members(room_id)
+        expect(members.get(self.alice) == "leave", f"Synapse's view after declining: {members}")
+        invited, _ = await self.our_sync_section("invite", room_id)
+        expect(not invited, "the declined invite is still listed")
+
+    async def we_knock_on_a_synapse_room(self):
+        """Alice knocks on Bob's knock-only room (make_knock/send_knock); Synapse sees the
+        knock, Bob lets her in with an invite, and she joins."""
+        from urllib.parse import quote
+
+        room_id = await self.create_synapse_room(
+            {"preset": "private_chat", "room_version": "12", "name": "Knock first",
+             "initial_state": [{"type": "m.room.join_rules", "state_key": "",
+                                "content": {"join_rule": "knock"}}]})
+        room = quote(room_id, safe="")
+        status, body = await self.request(
+            "POST", f"{self.ours.url}/_matrix/client/v3/knock/{room}?server_name="
+            f"{quote(self.synapse.server_name, safe='')}", self.alice_token,
+            {"reason": "may I?"})
+        expect(status == 200 and body.get("room_id") == room_id, f"Alice knocks: {status} {body}")
+        members = await self.synapse_members(room_id)
+        expect(members.get(self.alice) == "knock", f"Synapse's view of the knock: {members}")
+        knocked, details = await self.our_sync_section("knock", room_id)
+        expect(knocked, f"Alice's sync does not list the knock: {details}")
+        status, body = await self.request(
+            "POST", f"{self.synapse.url}/_matrix/client/v3/rooms/{room}/invite", self.bob_token,
+            {"user_id": self.alice})
+        expect(status == 200, f"Bob lets Alice in: {status} {body}")
+        await self.wait_until("Alice never saw the invite after knocking",
+                              lambda: self.our_sync_section("invite", room_id))
+        status, body = await self.request(
+            "POST", f"{self.ours.url}/_matrix/client/v3/join/{room}", self.alice_token, {})
+        expect(status == 200, f"Alice joins after knocking: {status} {body}")
+        members = await self.synapse_members(room_id)
+        expect(members.get(self.alice) == "join", f"Synapse's view after the join: {members}")
+
+    async def synapse_user_knocks_on_our_room(self):
+        """Bob knocks on Alice's knock-only room; our server answers make_knock and
+        send_knock, and Alice sees the knock."""
+        from urllib.parse import quote
+
+        status, body = await self.request(
+            "POST", self.ours.url + "/_matrix/client/v3/createRoom", self.alice_token,
+            {"preset": "private_chat", "room_version": "12", "name": "Our knock room",
+             "initial_state": [{"type": "m.room.join_rules", "state_key": "",
+                                "content": {"join_rule": "knock"}}]})
+        expect(status == 200, f"Alice creates a knock room: {status} {body}")
+        room_id = body["room_id"]
+        room = quote(room_id, safe="")
+        status, body = await self.request(
+            "POST", f"{self.synapse.url}/_matrix/client/v3/knock/{room}?server_name="
+            f"{quote(self.ours.server_name, safe='')}", self.bob_token, {"reason": "hello?"})
+        expect(status == 200, f"Bob knocks: {status} {body}")
+
+        async def knock_seen():
+            status, body = await self.request(
+                "GET", f"{self.ours.url}/_matrix/client/v3/rooms/{room}/state/m.room.member/"
+                f"{quote(self.bob, safe='')}", self.alice_token)
+            return status == 200 and body.get("membership") == "knock", (status, body)
+        await self.wait_until("we never saw Bob's knock", knock_seen)
+
+    async def we_leave_a_synapse_room(self):
+        """Alice leaves a room Synapse hosts; Synapse sees it."""
+        room_id = self.their_rooms["10"]
+        from urllib.parse import quote
+
+        status, body = await self.request(
+            "POST", f"{self.ours.url}/_matrix/client/v3/rooms/{quote(room_id, safe='')}/leave",
+            self.alice_token, {})
+        expect(status == 200, f"Alice leaves Bob's room: {status} {body}")
+
+        async def alice_left():
+            members = await self.synapse_members(room_id)
+            return members.get(self.alice) == "leave", members
+        await self.wait_until("Synapse still sees Alice joined", alice_left)
 
 
 ROOM_VERSIONS = ("10", "11", "12")

@@ -164,7 +164,11 @@ pub(crate) fn accept_remote(
     state_before: Option<StateMap>,
     origin: Option<&str>,
 ) -> ApiResult<bool> {
-    if store.event(pdu.event_id().as_str())?.is_some() {
+    // Already in the timeline; an outlier goes on and takes its place there.
+    if store
+        .event(pdu.event_id().as_str())?
+        .is_some_and(|stored| stored.status == crate::storage::EventStatus::Timeline)
+    {
         return Ok(false);
     }
     let version = *pdu.room_version();
@@ -893,5 +897,95 @@ mod tests {
         assert!(refused.is_err());
         assert_eq!(store.max_stream().unwrap(), before);
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// A room joined through another server: its events arrive as outliers with the
+    /// join as the first timeline event; the timeline starts from the state before the
+    /// join, later events build on the join, and an outlier that arrives again as a
+    /// timeline event takes its place in the timeline.
+    #[test]
+    fn a_room_joined_through_another_server() {
+        for version in [RoomVersion::V10, RoomVersion::V12] {
+            let (resident_app, mut resident, resident_dir) = open(&version);
+            let room_id = room(&resident_app, &mut resident, version);
+            let (app, mut store, dir) = open(&version);
+            let mut events: Vec<Pdu> = resident
+                .room_events_all(&room_id)
+                .unwrap()
+                .iter()
+                .map(|event| crate::storage::parse_pdu(&event.json, &version).unwrap())
+                .collect();
+            let join = events.pop().unwrap();
+            let state = resident.current_state(&room_id).unwrap();
+            let mut before = state.clone();
+            before.remove(&StateKey::new("m.room.member", BOB));
+            let outliers: Vec<&Pdu> = events.iter().collect();
+            let stream = store
+                .join_remote_room(ALICE, 0, &outliers, &join, &state, &before)
+                .unwrap();
+
+            let timeline = store
+                .room_events(&room_id, 0, i64::MAX, 100, false)
+                .unwrap();
+            assert_eq!(timeline.len(), 1, "only the join is in the timeline");
+            assert_eq!(timeline[0].event_id, join.event_id().as_str());
+            assert_eq!(store.state_before_stream(&room_id, stream).unwrap(), before);
+            assert_eq!(store.current_state(&room_id).unwrap(), state);
+            assert_eq!(
+                store.forward_extremities(&room_id).unwrap(),
+                vec![join.event_id().clone()]
+            );
+            assert_eq!(
+                store.membership(&room_id, BOB).unwrap().map(|m| m.0),
+                Some("join".to_owned())
+            );
+
+            // Two messages from the resident: the first arrives as an outlier first.
+            let hello = Draft::message("m.room.message", object([("body", Value::from("hi"))]));
+            send(
+                &mut resident,
+                &resident_app,
+                &room_id,
+                ALICE,
+                hello.clone(),
+                None,
+            )
+            .unwrap();
+            send(&mut resident, &resident_app, &room_id, ALICE, hello, None).unwrap();
+            let all = resident.room_events_all(&room_id).unwrap();
+            let first = crate::storage::parse_pdu(&all[all.len() - 2].json, &version).unwrap();
+            let second = crate::storage::parse_pdu(&all[all.len() - 1].json, &version).unwrap();
+            store
+                .put_outside_timeline(&first, crate::storage::EventStatus::Outlier)
+                .unwrap();
+            assert_eq!(
+                store
+                    .room_events(&room_id, 0, i64::MAX, 100, false)
+                    .unwrap()
+                    .len(),
+                1
+            );
+            assert!(accept_remote(&mut store, &app, &first, None, None).unwrap());
+            assert!(accept_remote(&mut store, &app, &second, None, None).unwrap());
+            assert!(!accept_remote(&mut store, &app, &second, None, None).unwrap());
+            let timeline = store
+                .room_events(&room_id, 0, i64::MAX, 100, false)
+                .unwrap();
+            let ids: Vec<&str> = timeline.iter().map(|e| e.event_id.as_str()).collect();
+            assert_eq!(
+                ids,
+                [
+                    join.event_id().as_str(),
+                    first.event_id().as_str(),
+                    second.event_id().as_str()
+                ]
+            );
+            assert_eq!(
+                store.forward_extremities(&room_id).unwrap(),
+                vec![second.event_id().clone()]
+            );
+            std::fs::remove_dir_all(dir).unwrap();
+            std::fs::remove_dir_all(resident_dir).unwrap();
+        }
     }
 }

@@ -5,7 +5,7 @@
 mod account;
 mod directory;
 mod ephemeral;
-mod format;
+pub(crate) mod format;
 mod room;
 mod sync;
 
@@ -43,6 +43,7 @@ pub(crate) fn router() -> Router<App> {
         .route("/createRoom", post(room::create_room))
         .route("/join/{room_id_or_alias}", post(room::join_by_id_or_alias))
         .route("/joined_rooms", get(room::joined_rooms))
+        .route("/knock/{room_id_or_alias}", post(room::knock))
         .route("/rooms/{room_id}/join", post(room::join_room))
         .route("/rooms/{room_id}/{action}", post(room::membership))
         .route(

@@ -3,18 +3,19 @@
 //! members, and `/messages` pagination in both directions.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{OriginalUri, Path, State};
 use axum::http::StatusCode;
 use serde_json::{Map, Value, json};
 
 use matrix_serverlib::auth::PowerLevels;
-use matrix_serverlib::id::{RoomAliasId, UserId};
+use matrix_serverlib::federation::path;
+use matrix_serverlib::id::{RoomAliasId, RoomId, ServerName, UserId};
 use matrix_serverlib::room_version::RoomVersion;
 
 use super::format::{self, StreamToken, Viewer, visible_range};
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
-use crate::federation::invite::invite_remote;
+use crate::federation::{self, invite::invite_remote};
 use crate::http::{Auth, JsonBody, Params, event_content};
 use crate::rooms::{self, CreateRoom, Draft, Preset, Txn};
 use crate::storage::Storage;
@@ -154,14 +155,85 @@ pub(crate) fn parse_alias(app: &App, alias: &str) -> ApiResult<String> {
     Ok(alias.to_owned())
 }
 
-/// `POST /join/{roomIdOrAlias}`.
+/// `POST /join/{roomIdOrAlias}`, with `server_name` or `via` naming servers to join
+/// through when the room lives on other servers.
 pub(crate) async fn join_by_id_or_alias(
     State(app): State<App>,
     auth: Auth,
     Path(target): Path<String>,
+    OriginalUri(uri): OriginalUri,
     body: JsonBody,
 ) -> ApiResult<Json<Value>> {
+    let hints = server_hints(uri.query());
+    if let Some(remote) =
+        federation::join::remote_target(&app, &auth.user_id, &target, hints).await?
+    {
+        let room_id = remote.room_id.as_str().to_owned();
+        let reason = body.opt_str("reason")?.map(str::to_owned);
+        federation::join::join_remote(&app, &auth.user_id, remote, reason).await?;
+        return Ok(Json(json!({ "room_id": room_id })));
+    }
     join(app, auth, target, body).await
+}
+
+/// `POST /knock/{roomIdOrAlias}`, with `server_name` or `via` as for joins.
+pub(crate) async fn knock(
+    State(app): State<App>,
+    auth: Auth,
+    Path(target): Path<String>,
+    OriginalUri(uri): OriginalUri,
+    body: JsonBody,
+) -> ApiResult<Json<Value>> {
+    let reason = body.opt_str("reason")?.map(str::to_owned);
+    let hints = server_hints(uri.query());
+    if let Some(remote) =
+        federation::join::remote_target(&app, &auth.user_id, &target, hints).await?
+    {
+        let room_id = remote.room_id.as_str().to_owned();
+        federation::join::knock_remote(&app, &auth.user_id, remote, reason).await?;
+        return Ok(Json(json!({ "room_id": room_id })));
+    }
+    let handle = app.clone();
+    let room_id = app
+        .db(move |store| {
+            let room_id = local_room(store, target)?;
+            let user = &auth.user_id;
+            rooms::set_membership(
+                store,
+                &handle,
+                &room_id,
+                user,
+                user,
+                "knock",
+                reason.as_deref(),
+            )?;
+            Ok(room_id)
+        })
+        .await?;
+    Ok(Json(json!({ "room_id": room_id })))
+}
+
+/// The servers named by `server_name` and `via` query parameters.
+fn server_hints(query: Option<&str>) -> Vec<ServerName> {
+    let params = path::parse_query(query.unwrap_or_default()).unwrap_or_default();
+    let mut names = path::values(&params, "via");
+    names.extend(path::values(&params, "server_name"));
+    names
+        .into_iter()
+        .filter_map(|name| ServerName::parse(name).ok())
+        .collect()
+}
+
+/// The room a local alias names, or the room ID itself.
+fn local_room(store: &Storage, target: String) -> ApiResult<String> {
+    if target.starts_with('#') {
+        store
+            .alias(&target)?
+            .map(|(room_id, _)| room_id)
+            .ok_or_else(|| ApiError::not_found(format!("unknown alias {target}")))
+    } else {
+        Ok(target)
+    }
 }
 
 /// `POST /rooms/{roomId}/join`.
@@ -179,14 +251,7 @@ async fn join(app: App, auth: Auth, target: String, body: JsonBody) -> ApiResult
     let handle = app.clone();
     let room_id = app
         .db(move |store| {
-            let room_id = if target.starts_with('#') {
-                store
-                    .alias(&target)?
-                    .map(|(room_id, _)| room_id)
-                    .ok_or_else(|| ApiError::not_found(format!("unknown alias {target}")))?
-            } else {
-                target
-            };
+            let room_id = local_room(store, target)?;
             let user = &auth.user_id;
             rooms::set_membership(
                 store,
@@ -226,6 +291,13 @@ pub(crate) async fn membership(
         invite_remote(&app, &room_id, &auth.user_id, &user, reason).await?;
         return Ok(Json(json!({})));
     }
+    if action == "leave"
+        && let Some(servers) = remote_pending(&app, &room_id, &auth.user_id).await?
+    {
+        let room = RoomId::parse(&room_id).map_err(|e| ApiError::invalid_param(e.to_string()))?;
+        federation::join::leave_remote(&app, &auth.user_id, room, servers).await?;
+        return Ok(Json(json!({})));
+    }
     let handle = app.clone();
     app.db(move |store| {
         if action == "unban" {
@@ -252,6 +324,28 @@ pub(crate) async fn membership(
     })
     .await?;
     Ok(Json(json!({})))
+}
+
+/// For a leave that rejects an invite from another server (or withdraws a knock on
+/// one) in a room this server is not in: the servers to leave through.
+async fn remote_pending(
+    app: &App,
+    room_id: &str,
+    user_id: &str,
+) -> ApiResult<Option<Vec<ServerName>>> {
+    let Ok(room) = RoomId::parse(room_id) else {
+        return Ok(None);
+    };
+    match federation::join::remote_target(app, user_id, room_id, Vec::new()).await? {
+        Some(target) if target.room_id == room => {
+            let (room, user) = (room_id.to_owned(), user_id.to_owned());
+            let pending = app
+                .db(move |store| store.remote_membership(&room, &user))
+                .await?;
+            Ok(pending.map(|_| target.servers))
+        }
+        _ => Ok(None),
+    }
 }
 
 /// `PUT /rooms/{roomId}/send/{eventType}/{txnId}`.

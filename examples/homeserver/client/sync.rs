@@ -114,6 +114,7 @@ fn compute(store: &Storage, app: &App, request: &Request) -> ApiResult<(Value, b
     };
     let mut join = Map::new();
     let mut invite = Map::new();
+    let mut knock = Map::new();
     let mut leave = Map::new();
     for (room_id, membership, member_stream) in store.memberships(&request.user_id)? {
         // Memberships that changed after `now` belong to the next sync.
@@ -136,6 +137,13 @@ fn compute(store: &Storage, app: &App, request: &Request) -> ApiResult<(Value, b
                     invited_room(store, &room_id, &request.user_id)?,
                 );
             }
+            "knock" if changed => {
+                let events = stripped_state(store, &room_id, &request.user_id)?;
+                knock.insert(
+                    room_id.clone(),
+                    json!({ "knock_state": { "events": events } }),
+                );
+            }
             "leave" | "ban" if changed && (request.since.is_some() || request.include_leave) => {
                 leave.insert(
                     room_id.clone(),
@@ -145,10 +153,11 @@ fn compute(store: &Storage, app: &App, request: &Request) -> ApiResult<(Value, b
             _ => {}
         }
     }
-    let has_updates = !(join.is_empty() && invite.is_empty() && leave.is_empty());
+    let has_updates =
+        !(join.is_empty() && invite.is_empty() && knock.is_empty() && leave.is_empty());
     let body = json!({
         "next_batch": now.to_string(),
-        "rooms": { "join": join, "invite": invite, "leave": leave },
+        "rooms": { "join": join, "invite": invite, "knock": knock, "leave": leave },
         "presence": { "events": [] },
         "account_data": { "events": [] },
         "to_device": { "events": [] },
@@ -259,8 +268,24 @@ fn ephemeral(
 
 /// An invited room: the stripped state the invitee may see, with the invite itself.
 fn invited_room(store: &Storage, room_id: &str, user_id: &str) -> ApiResult<Value> {
+    Ok(json!({ "invite_state": { "events": stripped_state(store, room_id, user_id)? } }))
+}
+
+/// The stripped state of a room for an invitee or a knocker, their own member event
+/// last: what another server sent along (an invite from it, or the answer to a knock
+/// on it), else the room's current state here.
+fn stripped_state(store: &Storage, room_id: &str, user_id: &str) -> ApiResult<Vec<Value>> {
     let mut events = Vec::new();
-    for event_type in INVITE_STATE_TYPES {
+    if let Some(remote) = store.remote_membership(room_id, user_id)? {
+        events = serde_json::from_str(&remote.stripped_state)
+            .map_err(|e| ApiError::internal("stripped state", e))?;
+    }
+    let types = if events.is_empty() {
+        INVITE_STATE_TYPES.as_slice()
+    } else {
+        &[]
+    };
+    for event_type in types {
         if let Some(event) = store.current_state_event(room_id, event_type, "")? {
             events.push(format::stripped(&event)?);
         }
@@ -268,7 +293,7 @@ fn invited_room(store: &Storage, room_id: &str, user_id: &str) -> ApiResult<Valu
     if let Some(event) = store.current_state_event(room_id, "m.room.member", user_id)? {
         events.push(format::stripped(&event)?);
     }
-    Ok(json!({ "invite_state": { "events": events } }))
+    Ok(events)
 }
 
 /// A room the user left (or was kicked or banned from): the timeline up to that point.

@@ -1,22 +1,31 @@
-//! Inviting another server's user: the invite is built and authorised here, sent to the
-//! invitee's server with `PUT /_matrix/federation/v2/invite` (with the room's state as
-//! full PDUs, the create event among them), and stored only once that server has
-//! countersigned it (`federation::membership::check_invite_response`).
+//! Invites across servers. Outbound: the invite is built and authorised here, sent to
+//! the invitee's server with `PUT /_matrix/federation/v2/invite` (with the room's state
+//! as full PDUs, the create event among them), and stored only once that server has
+//! countersigned it (`federation::membership::check_invite_response`). Inbound
+//! (`PUT /v2/invite` and `/v1/invite`): the core checks the invite
+//! (`check_incoming_invite`), this server countersigns it (`invite_response`) and keeps
+//! it, with the room state that came along, for the invitee's `/sync`.
+
+use axum::Json;
+use axum::extract::{Path, State};
 
 use matrix_serverlib::event::Pdu;
-use matrix_serverlib::federation::membership::{check_invite_response, invite_v2_body};
+use matrix_serverlib::federation::membership::{
+    InviteApi, InviteRequest, check_incoming_invite, check_invite_response, invite_response,
+    invite_v2_body,
+};
 use matrix_serverlib::federation::outbound::Method;
 use matrix_serverlib::federation::path;
-use matrix_serverlib::id::{ServerName, UserId};
-use matrix_serverlib::json::{Object, Value};
+use matrix_serverlib::id::{EventId, RoomId, ServerName, UserId};
+use matrix_serverlib::json::{self, Object, Value};
 
-use super::inbound::matrix_error;
+use super::inbound::{Origin, matrix_error};
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
 use crate::rooms::{self, Draft};
 
-/// The state types sent along with an invite, for the invitee's client.
-const INVITE_STATE: [&str; 6] = [
+/// The state types sent along with an invite or a knock's answer, for the client.
+pub(crate) const INVITE_STATE: [&str; 6] = [
     "m.room.create",
     "m.room.join_rules",
     "m.room.name",
@@ -99,4 +108,72 @@ pub(crate) async fn invite_remote(
 
 fn bad_gateway(message: String) -> ApiError {
     ApiError::new(axum::http::StatusCode::BAD_GATEWAY, "M_UNKNOWN", message)
+}
+
+/// `PUT /_matrix/federation/v2/invite/{roomId}/{eventId}`.
+pub(crate) async fn incoming_v2(
+    State(app): State<App>,
+    Path((room_id, event_id)): Path<(String, String)>,
+    origin: Origin,
+) -> ApiResult<Json<serde_json::Value>> {
+    incoming(&app, InviteApi::V2, &room_id, &event_id, &origin).await
+}
+
+/// `PUT /_matrix/federation/v1/invite/{roomId}/{eventId}` (room versions 1 and 2).
+pub(crate) async fn incoming_v1(
+    State(app): State<App>,
+    Path((room_id, event_id)): Path<(String, String)>,
+    origin: Origin,
+) -> ApiResult<Json<serde_json::Value>> {
+    incoming(&app, InviteApi::V1, &room_id, &event_id, &origin).await
+}
+
+async fn incoming(
+    app: &App,
+    api: InviteApi,
+    room_id: &str,
+    event_id: &str,
+    origin: &Origin,
+) -> ApiResult<Json<serde_json::Value>> {
+    let room = RoomId::parse(room_id).map_err(|e| ApiError::invalid_param(e.to_string()))?;
+    let event = EventId::parse(event_id).map_err(|e| ApiError::invalid_param(e.to_string()))?;
+    let origin_name =
+        ServerName::parse(&origin.server).map_err(|e| ApiError::invalid_param(e.to_string()))?;
+    let ours = ServerName::parse(app.server_name()).map_err(|e| ApiError::internal("name", e))?;
+    let body = origin
+        .content
+        .as_ref()
+        .map(|content| json::to_vec(&Value::Object(content.clone())))
+        .ok_or_else(|| ApiError::not_json("an invite needs a body"))?;
+    let keys = app
+        .server_keys()?
+        .for_events(app, std::slice::from_ref(&origin_name))
+        .await?;
+    let request = InviteRequest::new(api, &room, &event, &origin_name, &ours);
+    let invite = check_incoming_invite(&request, &body, &keys).map_err(|e| matrix_error(&e))?;
+    let invitee = invite.pdu().state_key().unwrap_or_default().to_owned();
+    let lookup = invitee.clone();
+    if !app.db(move |store| store.account_exists(&lookup)).await? {
+        return Err(ApiError::not_found(format!("unknown user {invitee}")));
+    }
+    let answer = invite_response(&invite, &ours, app.key()).map_err(|e| matrix_error(&e))?;
+    let signed = match &answer {
+        Value::Object(body) => body.get("event"),
+        Value::Array(items) => items.get(1).and_then(|body| body.get("event")),
+        _ => None,
+    }
+    .and_then(Value::as_object)
+    .map(|event| Pdu::from_object(event.clone(), invite.pdu().room_version()))
+    .transpose()
+    .map_err(|e| ApiError::internal("countersigned invite", e))?
+    .unwrap_or_else(|| invite.pdu().clone());
+    let stripped = super::join::stripped_json(invite.room_state());
+    let worker = app.clone();
+    app.db(move |store| {
+        store.put_remote_membership(&signed, &invitee, &stripped)?;
+        worker.notify();
+        Ok(())
+    })
+    .await?;
+    Ok(Json(serde_json::Value::from(&answer)))
 }

@@ -14,7 +14,8 @@ use matrix_serverlib::auth::StateKey;
 use matrix_serverlib::event::Pdu;
 use matrix_serverlib::federation::membership::{
     Membership, SendJoinAnswer, SendMembership, TemplateParams, check_send_membership,
-    make_join_template, make_leave_template, send_join_auth_chain, send_join_response,
+    make_join_template, make_knock_template, make_leave_template, send_join_auth_chain,
+    send_join_response,
 };
 use matrix_serverlib::federation::path;
 use matrix_serverlib::id::{EventId, RoomId, ServerName, UserId};
@@ -25,7 +26,7 @@ use super::inbound::{Origin, matrix_error};
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
 use crate::rooms;
-use crate::storage::Storage;
+use crate::storage::{EventStatus, Storage};
 
 /// `GET /_matrix/federation/v1/make_join/{roomId}/{userId}?ver=...`.
 pub(crate) async fn make_join(
@@ -74,9 +75,49 @@ pub(crate) async fn send_leave(
     Ok(Json(serde_json::json!({})))
 }
 
+/// `GET /_matrix/federation/v1/make_knock/{roomId}/{userId}?ver=...`.
+pub(crate) async fn make_knock(
+    State(app): State<App>,
+    OriginalUri(uri): OriginalUri,
+    Path((room_id, user_id)): Path<(String, String)>,
+    origin: Origin,
+) -> ApiResult<Json<Value>> {
+    let params = super::inbound::query_params(uri.query())?;
+    let versions: Vec<String> = path::values(&params, "ver")
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    template(&app, &room_id, &user_id, &origin, versions, Kind::Knock).await
+}
+
+/// `PUT /_matrix/federation/v1/send_knock/{roomId}/{eventId}`: the knock is checked,
+/// authorized and stored; the answer is the room's stripped state for the knocker's
+/// client.
+pub(crate) async fn send_knock(
+    State(app): State<App>,
+    Path((room_id, event_id)): Path<(String, String)>,
+    origin: Origin,
+) -> ApiResult<Json<Value>> {
+    let pdu = accept_membership(&app, &room_id, &event_id, &origin, Membership::Knock).await?;
+    let room = pdu.room_id().as_str().to_owned();
+    let state = app
+        .db(move |store| {
+            let mut events = Vec::new();
+            for event_type in super::invite::INVITE_STATE {
+                if let Some(event) = store.current_state_event(&room, event_type, "")? {
+                    events.push(crate::client::format::stripped(&event)?);
+                }
+            }
+            Ok(events)
+        })
+        .await?;
+    Ok(Json(serde_json::json!({ "knock_room_state": state })))
+}
+
 #[derive(Debug, Clone, Copy)]
 enum Kind {
     Join,
+    Knock,
     Leave,
 }
 
@@ -108,6 +149,7 @@ async fn template(
     .with_remote_versions(&versions);
     let answer = match kind {
         Kind::Join => make_join_template(&params),
+        Kind::Knock => make_knock_template(&params),
         Kind::Leave => make_leave_template(&params),
     }
     .map_err(|e| matrix_error(&e))?;
@@ -200,16 +242,18 @@ fn load(store: &Storage, id: &EventId, version: &RoomVersion) -> ApiResult<Pdu> 
         .ok_or_else(|| ApiError::internal("load event", format!("missing {id}")))
 }
 
-/// Every stored event of a room, by ID: what the core's DAG walks read (the example's
-/// rooms are small enough to hold in memory for one request).
+/// Every stored event of a room but the rejected ones, by ID: what the core's DAG
+/// walks read (the example's rooms are small enough to hold in memory for one
+/// request).
 pub(crate) fn room_events(
     store: &Storage,
     room_id: &str,
     version: &RoomVersion,
 ) -> ApiResult<BTreeMap<EventId, Pdu>> {
     store
-        .room_events(room_id, 0, i64::MAX, usize::MAX, false)?
+        .room_events_all(room_id)?
         .iter()
+        .filter(|event| event.status != EventStatus::Rejected)
         .map(|event| {
             let pdu = crate::storage::parse_pdu(&event.json, version)?;
             Ok((pdu.event_id().clone(), pdu))

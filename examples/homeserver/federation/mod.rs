@@ -6,6 +6,7 @@
 pub(crate) mod history;
 pub(crate) mod inbound;
 pub(crate) mod invite;
+pub(crate) mod join;
 pub(crate) mod membership;
 pub(crate) mod peers;
 pub(crate) mod query;
@@ -94,6 +95,22 @@ pub(crate) fn router() -> axum::Router<App> {
         .route(
             "/_matrix/federation/v1/make_leave/{room_id}/{user_id}",
             get(membership::make_leave),
+        )
+        .route(
+            "/_matrix/federation/v1/make_knock/{room_id}/{user_id}",
+            get(membership::make_knock),
+        )
+        .route(
+            "/_matrix/federation/v1/send_knock/{room_id}/{event_id}",
+            put(membership::send_knock),
+        )
+        .route(
+            "/_matrix/federation/v2/invite/{room_id}/{event_id}",
+            put(invite::incoming_v2),
+        )
+        .route(
+            "/_matrix/federation/v1/invite/{room_id}/{event_id}",
+            put(invite::incoming_v1),
         )
         .route(
             "/_matrix/federation/v2/send_join/{room_id}/{event_id}",

@@ -119,6 +119,23 @@ impl Peers {
         uri: &str,
         body: Option<&Object>,
     ) -> Result<(u16, Vec<u8>), PeerError> {
+        self.request_limited(destination, method, uri, body, MAX_ANSWER)
+            .await
+    }
+
+    /// As [`Self::request_raw`], reading at most `max_answer` bytes of the answer.
+    ///
+    /// # Errors
+    ///
+    /// A [`PeerError`] when there was no answer (or a longer one).
+    pub(crate) async fn request_limited(
+        &self,
+        destination: &str,
+        method: Method,
+        uri: &str,
+        body: Option<&Object>,
+        max_answer: usize,
+    ) -> Result<(u16, Vec<u8>), PeerError> {
         let name =
             ServerName::parse(destination).map_err(|_| PeerError::BadName(destination.into()))?;
         let resolved = self
@@ -149,7 +166,7 @@ impl Peers {
             };
             match self
                 .transport
-                .send(&endpoint, request.clone(), MAX_ANSWER, REQUEST_TIMEOUT)
+                .send(&endpoint, request.clone(), max_answer, REQUEST_TIMEOUT)
                 .await
             {
                 Ok(answer) => return Ok((answer.status, answer.body)),

@@ -5,8 +5,9 @@
 //! this module stores the accepted events and hands typing and receipts to the local
 //! clients.
 //!
-//! Soft-failed, rejected and outlier events are answered as the pipeline says but not
-//! stored: the example keeps only timeline events.
+//! Soft-failed, rejected and outlier events are stored outside the timeline: never
+//! shown to clients, never forward extremities, but known to the next transaction's
+//! pipeline (a rejected event taints the events that list it).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -31,7 +32,7 @@ use super::inbound::{Origin, matrix_error};
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
 use crate::rooms;
-use crate::storage::{Receipt, Storage};
+use crate::storage::{EventStatus, Receipt, Storage};
 
 /// Polls of one room's pipeline at most (each poll answers keys or fetches).
 const MAX_POLLS: usize = 32;
@@ -159,7 +160,31 @@ async fn record(
                     Err(_) => {}
                 }
             }
-            (Verdict::Skipped(_) | Verdict::SoftFailed { .. }, _) if reported => {
+            (
+                verdict @ (Verdict::Outlier { .. }
+                | Verdict::SoftFailed { .. }
+                | Verdict::Rejected { .. }),
+                Some(pdu),
+            ) => {
+                let status = match &verdict {
+                    Verdict::Outlier {
+                        rejection: None, ..
+                    } => EventStatus::Outlier,
+                    Verdict::SoftFailed { .. } => EventStatus::SoftFailed,
+                    _ => EventStatus::Rejected,
+                };
+                app.db(move |store| store.put_outside_timeline(&pdu, status))
+                    .await?;
+                if reported {
+                    // Soft-failed events are accepted as far as the sender knows.
+                    if status == EventStatus::Rejected {
+                        response.error(&event_id, &format!("{verdict:?}"));
+                    } else {
+                        response.ok(&event_id);
+                    }
+                }
+            }
+            (Verdict::Skipped(_), _) if reported => {
                 response.ok(&event_id);
             }
             (verdict, _) if reported => {
@@ -235,7 +260,7 @@ async fn ephemeral(app: &App, edu: Edu) -> ApiResult<()> {
 
 /// What the pipeline reads of a room, loaded from SQLite for one transaction.
 pub(crate) struct StoreView {
-    events: BTreeMap<EventId, Pdu>,
+    events: BTreeMap<EventId, (Pdu, Status)>,
     states: BTreeMap<EventId, BTreeMap<StateKey, EventId>>,
     extremities: Vec<EventId>,
     current: BTreeMap<StateKey, EventId>,
@@ -243,19 +268,29 @@ pub(crate) struct StoreView {
 }
 
 impl StoreView {
-    /// Every timeline event of the room with the state after it (the example's rooms
-    /// are small enough to hold for one request).
+    /// Every stored event of the room (rejected ones included, so that they taint),
+    /// with the state after each timeline event (the example's rooms are small enough
+    /// to hold for one request).
     ///
     /// # Errors
     ///
     /// Internal errors for unreadable stored data.
     pub(crate) fn load(store: &Storage, room_id: &str, version: RoomVersion) -> ApiResult<Self> {
-        let events = super::membership::room_events(store, room_id, &version)?;
+        let mut events = BTreeMap::new();
         let mut states = BTreeMap::new();
-        for id in events.keys() {
-            states.insert(id.clone(), store.state_after(id.as_str())?);
+        for stored in store.room_events_all(room_id)? {
+            let pdu = crate::storage::parse_pdu(&stored.json, &version)?;
+            let id = pdu.event_id().clone();
+            if stored.status == EventStatus::Timeline {
+                states.insert(id.clone(), store.state_after(id.as_str())?);
+            }
+            events.insert(id, (pdu, stored.status.ingest_status()));
         }
-        let min_depth = events.values().map(Pdu::depth).min();
+        let min_depth = events
+            .values()
+            .filter(|(_, status)| *status == Status::Timeline)
+            .map(|(pdu, _)| pdu.depth())
+            .min();
         Ok(Self {
             events,
             states,
@@ -270,7 +305,7 @@ impl RoomView for StoreView {
     fn event(&self, event_id: &EventId) -> Option<Known<'_>> {
         self.events
             .get(event_id)
-            .map(|pdu| Known::new(pdu, Status::Timeline))
+            .map(|(pdu, status)| Known::new(pdu, *status))
     }
 
     fn state_after(&self, event_id: &EventId) -> Option<&BTreeMap<StateKey, EventId>> {

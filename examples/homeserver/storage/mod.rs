@@ -21,6 +21,10 @@ use matrix_serverlib::room_version::RoomVersion;
 
 use crate::error::{ApiError, ApiResult};
 
+mod remote;
+
+pub(crate) use remote::EventStatus;
+
 /// A room's state: `(type, state_key)` to event ID.
 pub(crate) type StateMap = BTreeMap<StateKey, EventId>;
 
@@ -60,7 +64,8 @@ CREATE TABLE IF NOT EXISTS events (
     membership TEXT,
     txn_device TEXT,
     txn_id TEXT,
-    json TEXT NOT NULL
+    json TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'timeline'
 );
 CREATE INDEX IF NOT EXISTS events_room ON events(room_id, stream_ordering);
 CREATE INDEX IF NOT EXISTS events_member ON events(room_id, state_key, membership)
@@ -138,6 +143,8 @@ pub(crate) struct StoredEvent {
     pub(crate) txn: Option<(String, String)>,
     /// The PDU as canonical JSON.
     pub(crate) json: String,
+    /// Timeline, outlier, soft-failed or rejected.
+    pub(crate) status: EventStatus,
 }
 
 /// A new event to store: the PDU, the state after it, and the transaction it answers.
@@ -191,6 +198,7 @@ impl Storage {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
+        remote::migrate(&conn)?;
         Ok(Self { conn })
     }
 
@@ -443,7 +451,7 @@ impl Storage {
         let order = if newest { "DESC" } else { "ASC" };
         let sql = format!(
             "{EVENT_COLUMNS} WHERE room_id = ?1 AND stream_ordering > ?2 AND stream_ordering <= ?3 \
-             ORDER BY stream_ordering {order} LIMIT ?4"
+             AND status = 'timeline' ORDER BY stream_ordering {order} LIMIT ?4"
         );
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let mut statement = self.conn.prepare_cached(&sql)?;
@@ -482,14 +490,16 @@ impl Storage {
             .conn
             .query_row(
                 "SELECT event_id FROM events WHERE room_id = ?1 AND stream_ordering < ?2 \
-                 ORDER BY stream_ordering DESC LIMIT 1",
+                 AND status = 'timeline' ORDER BY stream_ordering DESC LIMIT 1",
                 params![room_id, stream_ordering],
                 |row| row.get(0),
             )
             .optional()?;
         match previous {
             Some(event_id) => self.state_after(&event_id),
-            None => Ok(StateMap::new()),
+            // Before the first timeline event: nothing in a room created here, the
+            // state the join was built on in a room joined through another server.
+            None => self.entry_state(room_id),
         }
     }
 
@@ -578,7 +588,7 @@ impl Storage {
         for membership in memberships {
             let stream: Option<i64> = self.conn.query_row(
                 "SELECT MIN(stream_ordering) FROM events \
-                 WHERE room_id = ?1 AND state_key = ?2 AND membership = ?3",
+                 WHERE room_id = ?1 AND state_key = ?2 AND membership = ?3 AND status = 'timeline'",
                 params![room_id, user_id, membership],
                 |row| row.get(0),
             )?;
@@ -752,6 +762,7 @@ impl Storage {
                     room_id: row.get(3)?,
                     txn: txn_device.zip(txn_id),
                     json: row.get(6)?,
+                    status: EventStatus::Timeline,
                 },
                 row.get(7)?,
             ))
@@ -828,7 +839,7 @@ impl Storage {
 
 /// The columns of [`StoredEvent`], in order.
 const EVENT_COLUMNS: &str =
-    "SELECT stream_ordering, event_id, room_id, txn_device, txn_id, json FROM events";
+    "SELECT stream_ordering, event_id, room_id, txn_device, txn_id, json, status FROM events";
 
 fn stored_event(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredEvent> {
     let txn_device: Option<String> = row.get(3)?;
@@ -839,6 +850,7 @@ fn stored_event(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredEvent> {
         room_id: row.get(2)?,
         txn: txn_device.zip(txn_id),
         json: row.get(5)?,
+        status: EventStatus::parse(&row.get::<_, String>(6)?),
     })
 }
 
@@ -848,22 +860,32 @@ fn write_event(tx: &Transaction<'_>, event: &NewEvent<'_>) -> ApiResult<i64> {
     let pdu = event.pdu;
     let room_id = pdu.room_id().as_str();
     let event_id = pdu.event_id().as_str();
-    // The state group: a snapshot of its own for a state event or one that merges forks
-    // (its resolved state), else the snapshot of its one previous event.
-    let state_group = if pdu.is_state() || pdu.prev_events().len() != 1 {
-        tx.execute(
-            "INSERT INTO state_snapshots (event_id, state) VALUES (?1, ?2)",
-            params![event_id, encode_state(event.state_after)],
-        )?;
-        event_id.to_owned()
-    } else {
-        match pdu.prev_events().first() {
-            Some(prev) => tx.query_row(
-                "SELECT state_group FROM events WHERE event_id = ?1",
+    // An outlier (or soft-failed event) that is now accepted into the timeline.
+    tx.execute(
+        "DELETE FROM events WHERE event_id = ?1 AND status != 'timeline'",
+        [event_id],
+    )?;
+    // The state group: a snapshot of its own for a state event, one that merges forks
+    // (its resolved state) or one whose previous event has no state stored (in a room
+    // joined through another server), else the snapshot of its one previous event.
+    let inherited: Option<String> = match pdu.prev_events() {
+        [prev] if !pdu.is_state() => tx
+            .query_row(
+                "SELECT state_group FROM events WHERE event_id = ?1 AND status = 'timeline'",
                 [prev.as_str()],
                 |row| row.get(0),
-            )?,
-            None => return Err(ApiError::internal("store", "message without prev_events")),
+            )
+            .optional()?,
+        _ => None,
+    };
+    let state_group = match inherited {
+        Some(group) => group,
+        None => {
+            tx.execute(
+                "INSERT INTO state_snapshots (event_id, state) VALUES (?1, ?2)",
+                params![event_id, encode_state(event.state_after)],
+            )?;
+            event_id.to_owned()
         }
     };
     let membership = (pdu.event_type() == "m.room.member")
