@@ -310,6 +310,8 @@ class Journey:
             self.we_invite_a_synapse_user,
             self.we_join_synapse_rooms,
             self.messages_both_ways_in_synapse_rooms,
+            self.a_conversation_of_every_kind,
+            self.we_read_history_from_before_our_join,
             self.synapse_invites_our_user,
             self.we_reject_a_synapse_invite,
             self.we_knock_on_a_synapse_room,
@@ -811,6 +813,66 @@ class Journey:
             self.ours.url, self.alice_token, room_id, "m.receipt",
             lambda content: self.bob in content.get(event_id, {}).get("m.read", {}),
             "we never saw Bob's receipt")
+
+    async def a_conversation_of_every_kind(self):
+        """Plain, formatted, emoji and long messages, each way, arrive with their content
+        intact."""
+        from urllib.parse import quote
+
+        room_id = self.their_rooms["12"]
+        room = quote(room_id, safe="")
+        kinds = {
+            "plain": {"msgtype": "m.text", "body": "just words"},
+            "formatted": {"msgtype": "m.text", "body": "bold and a link",
+                          "format": "org.matrix.custom.html",
+                          "formatted_body": "<b>bold</b> and <a href=\"https://matrix.org\">a link</a>"},
+            "emoji": {"msgtype": "m.text", "body": "👩‍🚀 🇫🇷 ✨ façade ß"},
+            "long": {"msgtype": "m.text", "body": "long " + "abcdefghij" * 3000},
+        }
+        for side, (url, token, other_url, other_token) in {
+            "ours": (self.ours.url, self.alice_token, self.synapse.url, self.bob_token),
+            "synapse": (self.synapse.url, self.bob_token, self.ours.url, self.alice_token),
+        }.items():
+            for kind, content in kinds.items():
+                content = dict(content, body=f"{content['body']} ({side})")
+                status, body = await self.request(
+                    "PUT", f"{url}/_matrix/client/v3/rooms/{room}/send/m.room.message/k-{side}-{kind}",
+                    token, content)
+                expect(status == 200, f"{side} sends a {kind} message: {status} {body}")
+                event = await self.wait_for_message(other_url, other_token, room_id,
+                                                    content["body"])
+                expect(event["content"] == content,
+                       f"the {kind} message from {side} arrived as {event['content']}")
+
+    async def we_read_history_from_before_our_join(self):
+        """Bob talks in a new room before Alice joins; paging back on our server reaches
+        that history, which our server fetches from Synapse with /backfill."""
+        from urllib.parse import quote
+
+        room_id = await self.create_synapse_room(
+            {"preset": "public_chat", "name": "Synapse history"})
+        room = quote(room_id, safe="")
+        early = [f"said before Alice came #{n}" for n in range(3)]
+        for n, text in enumerate(early):
+            status, body = await self.request(
+                "PUT", f"{self.synapse.url}/_matrix/client/v3/rooms/{room}/send/m.room.message/e{n}",
+                self.bob_token, {"msgtype": "m.text", "body": text})
+            expect(status == 200, f"Bob sends history: {status} {body}")
+        status, body = await self.request(
+            "POST", f"{self.ours.url}/_matrix/client/v3/join/{room}?server_name="
+            f"{quote(self.synapse.server_name, safe='')}", self.alice_token, {})
+        expect(status == 200, f"Alice joins by room ID: {status} {body}")
+        for text in early:
+            await self.wait_for_message(self.ours.url, self.alice_token, room_id, text)
+        status, body = await self.request(
+            "GET", f"{self.ours.url}/_matrix/client/v3/rooms/{room}/messages?dir=b&limit=100",
+            self.alice_token)
+        types = [event["type"] for event in body.get("chunk", [])]
+        expect(types and types[-1] == "m.room.create",
+               f"paging back does not reach the room's creation: {types}")
+        bodies = [event["content"].get("body") for event in reversed(body["chunk"])
+                  if event["type"] == "m.room.message"]
+        expect(bodies == early, f"history out of order or repeated: {bodies}")
 
     async def synapse_invites_our_user(self):
         """Bob invites Alice to a private room on Synapse: our server countersigns the

@@ -126,7 +126,9 @@ impl std::fmt::Display for StreamToken {
     }
 }
 
-/// The part of a room's event stream a user may read: `(after, until]`.
+/// The part of a room's event stream a user may read: `(after, until]`. (History
+/// backfilled from other servers sits at negative stream orderings, before everything
+/// this server saw live.)
 ///
 /// Joined users see everything; users who left or were banned see up to the event that
 /// ended their membership, if they ever joined. Rooms whose history visibility is
@@ -156,7 +158,8 @@ pub(crate) fn visible_range(
         "invited" => store
             .first_membership(room_id, user_id, &["join", "invite"])?
             .map(|s| s - 1),
-        _ => Some(0),
+        // Everything, including history backfilled from before the room came here.
+        _ => Some(i64::MIN),
     };
     let until = match store.membership(room_id, user_id)? {
         Some((membership, _)) if membership == "join" => Some(i64::MAX),
@@ -166,10 +169,10 @@ pub(crate) fn visible_range(
         _ => None,
     };
     if visibility == "world_readable" {
-        return Ok((0, until.unwrap_or(i64::MAX)));
+        return Ok((i64::MIN, until.unwrap_or(i64::MAX)));
     }
     match (after, until) {
-        (Some(after), Some(until)) => Ok((after.max(0), until)),
+        (Some(after), Some(until)) => Ok((after, until)),
         _ => Err(ApiError::forbidden(format!(
             "{user_id} is not in room {room_id}"
         ))),

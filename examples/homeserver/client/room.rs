@@ -594,6 +594,11 @@ pub(crate) async fn messages(
     let limit = usize::try_from(params.int("limit", 10)?.clamp(1, 1000)).unwrap_or(10);
     let from = params.get("from").map(StreamToken::parse).transpose()?;
     let to = params.get("to").map(StreamToken::parse).transpose()?;
+    if backwards {
+        // Paging back past the oldest event here asks the room's other servers.
+        let until = from.map_or(i64::MAX, |from| from.events);
+        federation::backfill::before_paging_back(&app, &room_id, until, limit).await?;
+    }
     let body = app
         .db(move |store| {
             let (mut after, mut until) = visible_range(store, &room_id, &auth.user_id)?;
@@ -604,11 +609,11 @@ pub(crate) async fn messages(
             let start = from.unwrap_or(if backwards {
                 now
             } else {
-                StreamToken::default()
+                StreamToken::default().at_event(i64::MIN)
             });
             if backwards {
                 until = until.min(start.events);
-                after = after.max(to.map_or(0, |to| to.events));
+                after = after.max(to.map_or(i64::MIN, |to| to.events));
             } else {
                 after = after.max(start.events);
                 until = until.min(to.map_or(now.events, |to| to.events));

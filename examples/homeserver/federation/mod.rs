@@ -3,6 +3,7 @@
 //! (<https://spec.matrix.org/v1.16/server-server-api/#get_matrixkeyv2server>) and the
 //! server version.
 
+pub(crate) mod backfill;
 pub(crate) mod history;
 pub(crate) mod inbound;
 pub(crate) mod invite;

@@ -174,6 +174,62 @@ impl Storage {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Stores backfilled events (given oldest first, each with the state after it) in
+    /// the timeline before every event of the stream: at negative stream orderings,
+    /// the oldest lowest. The current state and forward extremities do not change.
+    pub(crate) fn insert_backfilled(&mut self, events: &[(Pdu, StateMap)]) -> ApiResult<()> {
+        let tx = self.conn.transaction()?;
+        let lowest: i64 = tx.query_row(
+            "SELECT MIN(COALESCE(MIN(stream_ordering), 0), 0) FROM events",
+            [],
+            |row| row.get(0),
+        )?;
+        let mut stream = lowest;
+        // Newest first, each one below the last.
+        for (pdu, state_after) in events.iter().rev() {
+            let event_id = pdu.event_id().as_str();
+            let timeline: bool = tx
+                .prepare_cached("SELECT 1 FROM events WHERE event_id = ?1 AND status = 'timeline'")?
+                .exists([event_id])?;
+            if timeline {
+                continue;
+            }
+            tx.execute(
+                "DELETE FROM events WHERE event_id = ?1 AND status != 'timeline'",
+                [event_id],
+            )?;
+            tx.execute(
+                "INSERT OR REPLACE INTO state_snapshots (event_id, state) VALUES (?1, ?2)",
+                params![event_id, super::encode_state(state_after)],
+            )?;
+            stream -= 1;
+            let membership = (pdu.event_type() == "m.room.member")
+                .then(|| pdu.content().get("membership").and_then(|m| m.as_str()))
+                .flatten();
+            let json = String::from_utf8(pdu.to_canonical_bytes())
+                .map_err(|e| ApiError::internal("store", e))?;
+            tx.execute(
+                "INSERT INTO events (stream_ordering, event_id, room_id, event_type, state_key, \
+                 sender, depth, origin_server_ts, state_group, membership, json, status) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?2, ?9, ?10, 'timeline')",
+                params![
+                    stream,
+                    event_id,
+                    pdu.room_id().as_str(),
+                    pdu.event_type(),
+                    pdu.state_key(),
+                    pdu.sender().as_str(),
+                    pdu.depth(),
+                    pdu.origin_server_ts(),
+                    membership,
+                    json
+                ],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Stores an invite of `user_id` from another server, or their knock on a room of
     /// another server: the member event as an outlier, the stripped state for their
     /// client, and the membership in the current state so that `/sync` lists the room
