@@ -40,7 +40,6 @@ mod error;
 mod resolved;
 mod resolver;
 mod separate;
-mod sha1;
 mod sync;
 mod v1;
 mod v2;

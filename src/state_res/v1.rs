@@ -5,7 +5,7 @@ use std::borrow::Borrow;
 use std::cmp::Reverse;
 
 use super::check::{Checker, JOIN_RULES, MEMBER, NONE, POWER_LEVELS};
-use super::sha1::sha1;
+use sha1::{Digest, Sha1};
 use super::v2::Plan;
 use crate::auth::Rejection;
 use crate::dag::graph::Graph;
@@ -90,7 +90,7 @@ fn ordered<E: Borrow<Pdu>>(graph: &Graph<E>, candidates: &[u32]) -> Vec<u32> {
         .map(|&node| {
             let depth = graph.event(node).map_or(0, Pdu::depth);
             (
-                (Reverse(depth), sha1(graph.id(node).as_str().as_bytes())),
+                (Reverse(depth), <[u8; 20]>::from(Sha1::digest(graph.id(node).as_str()))),
                 node,
             )
         })
