@@ -101,8 +101,11 @@ pub fn check_room_create_event(
     }
     let create = create.ok_or(Rejection::MissingCreateEvent)?;
     let room_id = str_field(event, "room_id");
-    let create_event_id = crate::crypto::event_id(create, version).unwrap_or_default();
-    let create_hash = create_event_id.strip_prefix('$').unwrap_or_default();
+    let create_event_id = crate::crypto::event_id(create, version).ok();
+    let create_hash = create_event_id
+        .as_ref()
+        .and_then(|id| id.as_str().strip_prefix('$'))
+        .unwrap_or_default();
     if room_id.and_then(|id| id.strip_prefix('!')) == Some(create_hash) {
         return Ok(());
     }

@@ -374,6 +374,7 @@ impl<'a> AuthEvents<'a> {
         let compute = || {
             self.create()
                 .and_then(|create| crate::crypto::event_id(create, version).ok())
+                .map(|id| id.as_str().to_owned())
         };
         let (cached_version, id) = self.create_event_id.get_or_init(|| (version.id, compute()));
         if *cached_version == version.id {

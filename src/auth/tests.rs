@@ -42,7 +42,10 @@ impl Room {
         );
         create.insert("content", Value::Object(content));
         let room_id = if version.room_id_from_create_event {
-            crate::crypto::room_id_from_create_event(&create, &version).unwrap()
+            crate::crypto::room_id_from_create_event(&create, &version)
+                .unwrap()
+                .as_str()
+                .to_owned()
         } else {
             create.insert("room_id", Value::from("!r:a.example"));
             "!r:a.example".to_owned()

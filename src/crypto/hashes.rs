@@ -4,7 +4,7 @@ use sha2::{Digest as _, Sha256};
 
 use super::SignatureError;
 use crate::base64;
-use crate::id::EventIdFormat;
+use crate::id::{EventId, EventIdFormat, RoomId};
 use crate::json::{self, Object, Value};
 use crate::redact::write_redacted_signing_bytes;
 use crate::room_version::RoomVersion;
@@ -80,31 +80,22 @@ pub fn reference_hash(event: &Object, version: &RoomVersion) -> [u8; 32] {
 ///
 /// # Errors
 ///
-/// [`SignatureError::MalformedEvent`] when a room-version-1/2 event has no string
-/// `event_id`.
-pub fn event_id(event: &Object, version: &RoomVersion) -> Result<String, SignatureError> {
+/// [`SignatureError::MalformedEvent`] when a room-version-1/2 event has no `event_id`
+/// that is a valid event ID.
+pub fn event_id(event: &Object, version: &RoomVersion) -> Result<EventId, SignatureError> {
     match version.event_id_format {
         EventIdFormat::Legacy => event
             .get("event_id")
             .and_then(Value::as_str)
-            .map(str::to_owned)
+            .and_then(|id| EventId::parse(id).ok())
             .ok_or_else(|| SignatureError::MalformedEvent {
-                reason: "no string event_id".into(),
+                reason: "no valid event_id".into(),
             }),
-        format => Ok(event_id_from_hash(&reference_hash(event, version), format)),
+        format => Ok(EventId::from_reference_hash(
+            &reference_hash(event, version),
+            format,
+        )),
     }
-}
-
-/// `$` and the base64 of `hash` in the given format.
-pub(crate) fn event_id_from_hash(hash: &[u8; 32], format: EventIdFormat) -> String {
-    let encoded = match format {
-        EventIdFormat::Base64Standard => base64::encode(hash),
-        _ => base64::encode_url_safe(hash),
-    };
-    let mut id = String::with_capacity(44);
-    id.push('$');
-    id.push_str(&encoded);
-    id
 }
 
 /// The room ID a room-version-12 create event defines: its event ID with `!` in place
@@ -117,7 +108,7 @@ pub(crate) fn event_id_from_hash(hash: &[u8; 32], format: EventIdFormat) -> Stri
 pub fn room_id_from_create_event(
     create: &Object,
     version: &RoomVersion,
-) -> Result<String, SignatureError> {
+) -> Result<RoomId, SignatureError> {
     if !version.room_id_from_create_event {
         return Err(SignatureError::MalformedEvent {
             reason: format!(
@@ -127,7 +118,9 @@ pub fn room_id_from_create_event(
         });
     }
     let id = event_id(create, version)?;
-    Ok(format!("!{}", id.trim_start_matches('$')))
+    RoomId::from_create_event_id(&id).map_err(|e| SignatureError::MalformedEvent {
+        reason: e.to_string(),
+    })
 }
 
 #[cfg(test)]
@@ -149,18 +142,21 @@ mod tests {
         assert!(check_content_hash(&hashed));
         assert!(!check_content_hash(&event));
         assert_eq!(
-            event_id(&hashed, &RoomVersion::V3).unwrap(),
+            event_id(&hashed, &RoomVersion::V3).unwrap().as_str(),
             "$8yif6p8EqgoSten2BLje9ntKm720NyFLWQv9tn8memc"
         );
         assert_eq!(
-            event_id(&hashed, &RoomVersion::V4).unwrap(),
+            event_id(&hashed, &RoomVersion::V4).unwrap().as_str(),
             "$8yif6p8EqgoSten2BLje9ntKm720NyFLWQv9tn8memc"
         );
         assert_eq!(
-            event_id(&hashed, &RoomVersion::V11).unwrap(),
+            event_id(&hashed, &RoomVersion::V11).unwrap().as_str(),
             "$70O_oKlXzFbkfu0KE88USi98DjSWrOELrPj-8tisl8I"
         );
-        assert_eq!(event_id(&hashed, &RoomVersion::V3).unwrap().len(), 44);
+        assert_eq!(
+            event_id(&hashed, &RoomVersion::V3).unwrap().as_str().len(),
+            44
+        );
         assert!(matches!(
             event_id(&hashed, &RoomVersion::V1),
             Err(SignatureError::MalformedEvent { .. })
@@ -175,7 +171,7 @@ mod tests {
         // alphabet switch on the v1-10 hash instead.
         let hash = reference_hash(&event, &RoomVersion::V11);
         assert_eq!(
-            event_id_from_hash(&hash, EventIdFormat::Base64Standard),
+            EventId::from_reference_hash(&hash, EventIdFormat::Base64Standard).as_str(),
             "$70O/oKlXzFbkfu0KE88USi98DjSWrOELrPj+8tisl8I"
         );
     }
@@ -187,11 +183,13 @@ mod tests {
         );
         assert!(check_content_hash(&create));
         assert_eq!(
-            event_id(&create, &RoomVersion::V12).unwrap(),
+            event_id(&create, &RoomVersion::V12).unwrap().as_str(),
             "$P5-6WTYQ_woy6f4nmleE0XqxjtZcyKGza5_gDN-KAdM"
         );
         assert_eq!(
-            room_id_from_create_event(&create, &RoomVersion::V12).unwrap(),
+            room_id_from_create_event(&create, &RoomVersion::V12)
+                .unwrap()
+                .as_str(),
             "!P5-6WTYQ_woy6f4nmleE0XqxjtZcyKGza5_gDN-KAdM"
         );
         assert!(room_id_from_create_event(&create, &RoomVersion::V11).is_err());

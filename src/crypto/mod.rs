@@ -46,10 +46,10 @@ pub(crate) use batch::{Prepared, verify_prepared};
 pub use error::SignatureError;
 pub(crate) use event_signing::required_checks;
 pub use event_signing::{required_signers, sign_event, verify_event_signatures};
+pub(crate) use hashes::sha256;
 pub use hashes::{
     add_content_hash, check_content_hash, content_hash, event_id, reference_hash,
     room_id_from_create_event,
 };
-pub(crate) use hashes::{event_id_from_hash, sha256};
 pub use json_signing::{sign_json, verify_json};
 pub use keys::{PublicKeys, SigningKey, VerifyKey};

@@ -180,12 +180,7 @@ impl Pdu {
                 });
             }
             let hash = crypto::sha256(&signed_bytes);
-            EventId::parse(&crypto::event_id_from_hash(&hash, version.event_id_format)).map_err(
-                |error| PduError::InvalidId {
-                    field: "event_id",
-                    error,
-                },
-            )?
+            EventId::from_reference_hash(&hash, version.event_id_format)
         };
         let room_id = room_id(&object, version, event_type, &event_id, limit)?;
         let exceeds_byte_limits = !version.strict_event_byte_limits

@@ -63,6 +63,20 @@ impl EventId {
         Self::try_from(text)
     }
 
+    /// The event ID of a reference hash (room versions 3 and later): `$` and its
+    /// unpadded base64, standard or URL-safe as `format` says. Such text is always a
+    /// valid event ID, so nothing is re-parsed.
+    pub(crate) fn from_reference_hash(hash: &[u8; 32], format: EventIdFormat) -> Self {
+        let encoded = match format {
+            EventIdFormat::Base64Standard => crate::base64::encode(hash),
+            _ => crate::base64::encode_url_safe(hash),
+        };
+        let mut id = String::with_capacity(44);
+        id.push('$');
+        id.push_str(&encoded);
+        Self(id.into_boxed_str())
+    }
+
     /// Parses an event ID in any format with a chosen way of measuring the 255 limit
     /// (see [`LengthLimit`]).
     ///

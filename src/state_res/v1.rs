@@ -5,12 +5,12 @@ use std::borrow::Borrow;
 use std::cmp::Reverse;
 
 use super::check::{Checker, JOIN_RULES, MEMBER, NONE, POWER_LEVELS};
-use sha1::{Digest, Sha1};
 use super::v2::Plan;
 use crate::auth::Rejection;
 use crate::dag::graph::Graph;
 use crate::event::Pdu;
 use crate::room_version::RoomVersion;
+use sha1::{Digest, Sha1};
 
 /// One conflicted key: its number, its event type and state key, and its candidates.
 #[derive(Debug)]
@@ -90,7 +90,10 @@ fn ordered<E: Borrow<Pdu>>(graph: &Graph<E>, candidates: &[u32]) -> Vec<u32> {
         .map(|&node| {
             let depth = graph.event(node).map_or(0, Pdu::depth);
             (
-                (Reverse(depth), <[u8; 20]>::from(Sha1::digest(graph.id(node).as_str()))),
+                (
+                    Reverse(depth),
+                    <[u8; 20]>::from(Sha1::digest(graph.id(node).as_str())),
+                ),
                 node,
             )
         })

@@ -224,7 +224,9 @@ fn event_ids(
         .filter_map(|object| {
             let room = object.get("room_id").and_then(Value::as_str)?;
             let version = versions.get(room)?;
-            crypto::event_id(object, version).ok()
+            crypto::event_id(object, version)
+                .ok()
+                .map(|id| id.as_str().to_owned())
         })
         .collect()
 }
