@@ -32,7 +32,8 @@ use super::inbound::{Origin, matrix_error};
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
 use crate::rooms;
-use crate::storage::{EventStatus, Receipt, Storage};
+use crate::storage::{EventStatus, Receipt, StateMap, Storage};
+use elsa::FrozenBTreeMap;
 
 /// Polls of one room's pipeline at most (each poll answers keys or fetches).
 const MAX_POLLS: usize = 32;
@@ -97,12 +98,19 @@ pub(crate) async fn run_pipeline(
     for object in objects {
         ingest.add_object(object);
     }
-    let room = room_id.as_str().to_owned();
-    let view = app
-        .db(move |store| StoreView::load(store, &room, version))
-        .await?;
+    let mut cache = ViewCache::default();
     for _ in 0..MAX_POLLS {
-        match ingest.poll(&view) {
+        let room = room_id.as_str().to_owned();
+        let step;
+        (ingest, cache, step) = app
+            .db(move |store| {
+                let view = StoreView::new(store, &room, version, &cache)?;
+                let step = ingest.poll(&view);
+                drop(view);
+                Ok((ingest, cache, step))
+            })
+            .await?;
+        match step {
             IngestStep::Done(outcomes) => return Ok(outcomes),
             IngestStep::NeedKeys(needs) => {
                 let servers: Vec<ServerName> = needs.into_iter().map(|need| need.server).collect();
@@ -258,58 +266,91 @@ async fn ephemeral(app: &App, edu: Edu) -> ApiResult<()> {
     Ok(())
 }
 
-/// What the pipeline reads of a room, loaded from SQLite for one transaction.
-pub(crate) struct StoreView {
-    events: BTreeMap<EventId, (Pdu, Status)>,
-    states: BTreeMap<EventId, BTreeMap<StateKey, EventId>>,
+/// What the pipeline has read of a room during one request, kept between its polls:
+/// each event and each state is read from SQLite the first time it is asked for (and
+/// its absence remembered), so a transaction costs what it touches, not the room's
+/// size.
+#[derive(Default)]
+pub(crate) struct ViewCache {
+    events: FrozenBTreeMap<EventId, Box<Option<(Pdu, Status)>>>,
+    states: FrozenBTreeMap<EventId, Box<Option<StateMap>>>,
+}
+
+/// The room as the pipeline sees it: the forward extremities, the current state and
+/// the least timeline depth read once; events and states through the cache.
+pub(crate) struct StoreView<'s> {
+    store: &'s Storage,
+    version: RoomVersion,
+    cache: &'s ViewCache,
     extremities: Vec<EventId>,
-    current: BTreeMap<StateKey, EventId>,
+    current: StateMap,
     min_depth: Option<i64>,
 }
 
-impl StoreView {
-    /// Every stored event of the room (rejected ones included, so that they taint),
-    /// with the state after each timeline event (the example's rooms are small enough
-    /// to hold for one request).
+impl<'s> StoreView<'s> {
+    /// The view of `room_id` over `store`, reading through `cache`.
     ///
     /// # Errors
     ///
-    /// Internal errors for unreadable stored data.
-    pub(crate) fn load(store: &Storage, room_id: &str, version: RoomVersion) -> ApiResult<Self> {
-        let mut events = BTreeMap::new();
-        let mut states = BTreeMap::new();
-        for stored in store.room_events_all(room_id)? {
-            let pdu = crate::storage::parse_pdu(&stored.json, &version)?;
-            let id = pdu.event_id().clone();
-            if stored.status == EventStatus::Timeline {
-                states.insert(id.clone(), store.state_after(id.as_str())?);
-            }
-            events.insert(id, (pdu, stored.status.ingest_status()));
-        }
-        let min_depth = events
-            .values()
-            .filter(|(_, status)| *status == Status::Timeline)
-            .map(|(pdu, _)| pdu.depth())
-            .min();
+    /// Internal errors of storage.
+    pub(crate) fn new(
+        store: &'s Storage,
+        room_id: &str,
+        version: RoomVersion,
+        cache: &'s ViewCache,
+    ) -> ApiResult<Self> {
         Ok(Self {
-            events,
-            states,
+            store,
+            version,
+            cache,
             extremities: store.forward_extremities(room_id)?,
             current: store.current_state(room_id)?,
-            min_depth,
+            min_depth: store.min_timeline_depth(room_id)?,
         })
+    }
+
+    /// An event of the room with its status, read on first use (a read error counts as
+    /// unknown, and is logged).
+    fn load_event(&self, event_id: &EventId) -> Option<(Pdu, Status)> {
+        let stored = match self.store.event(event_id.as_str()) {
+            Ok(stored) => stored?,
+            Err(error) => {
+                eprintln!("homeserver: reading {event_id}: {error:?}");
+                return None;
+            }
+        };
+        let pdu = crate::storage::parse_pdu(&stored.json, &self.version).ok()?;
+        Some((pdu, stored.status.ingest_status()))
     }
 }
 
-impl RoomView for StoreView {
+impl RoomView for StoreView<'_> {
     fn event(&self, event_id: &EventId) -> Option<Known<'_>> {
-        self.events
-            .get(event_id)
-            .map(|(pdu, status)| Known::new(pdu, *status))
+        let entry = match self.cache.events.get(event_id) {
+            Some(entry) => entry,
+            None => self
+                .cache
+                .events
+                .insert(event_id.clone(), Box::new(self.load_event(event_id))),
+        };
+        entry.as_ref().map(|(pdu, status)| Known::new(pdu, *status))
     }
 
     fn state_after(&self, event_id: &EventId) -> Option<&BTreeMap<StateKey, EventId>> {
-        self.states.get(event_id)
+        let entry = match self.cache.states.get(event_id) {
+            Some(entry) => entry,
+            None => {
+                let timeline = matches!(
+                    self.event(event_id),
+                    Some(known) if known.status == Status::Timeline
+                );
+                let state = timeline
+                    .then(|| self.store.state_after(event_id.as_str()).ok())
+                    .flatten();
+                self.cache.states.insert(event_id.clone(), Box::new(state))
+            }
+        };
+        entry.as_ref()
     }
 
     fn forward_extremities(&self) -> &[EventId] {

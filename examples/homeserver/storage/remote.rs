@@ -165,6 +165,15 @@ impl Storage {
         text.map_or_else(|| Ok(StateMap::new()), |text| super::decode_state(&text))
     }
 
+    /// The least depth of a room's timeline events (`None` before any).
+    pub(crate) fn min_timeline_depth(&self, room_id: &str) -> ApiResult<Option<i64>> {
+        Ok(self.conn.query_row(
+            "SELECT MIN(depth) FROM events WHERE room_id = ?1 AND status = 'timeline'",
+            [room_id],
+            |row| row.get(0),
+        )?)
+    }
+
     /// Every stored event of a room, whatever its status, in stream order.
     pub(crate) fn room_events_all(&self, room_id: &str) -> ApiResult<Vec<StoredEvent>> {
         let mut statement = self.conn.prepare_cached(&format!(
