@@ -5,13 +5,11 @@
 //! server at each event (`serve::visibility_at`: shown, or redacted). The selections
 //! and the bodies are the core's.
 
-use std::collections::BTreeMap;
-
 use axum::Json;
 use axum::extract::{OriginalUri, Path, State};
 use serde_json::Value;
 
-use matrix_serverlib::dag;
+use matrix_serverlib::dag::{self, EventSource};
 use matrix_serverlib::event::Pdu;
 use matrix_serverlib::federation::path;
 use matrix_serverlib::federation::serve::{
@@ -23,31 +21,35 @@ use matrix_serverlib::json::{Object, Value as CanonicalValue};
 use matrix_serverlib::room_version::RoomVersion;
 
 use super::inbound::{Origin, matrix_error, query_params, required};
-use super::membership::room_events;
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
-use crate::storage::Storage;
+use crate::storage::{EventCache, EventStatus, RoomEvents, Storage};
 
-/// A room's events, loaded for one request, with who is asking.
-struct Served {
+/// A room's events, read on demand for one request, with who is asking.
+struct Served<'s> {
     version: RoomVersion,
-    events: BTreeMap<EventId, Pdu>,
+    events: RoomEvents<'s>,
     origin: ServerName,
 }
 
-impl Served {
-    /// Loads the room and checks that `origin` may be served it.
-    fn load(store: &Storage, room_id: &str, origin: &str) -> ApiResult<Self> {
+impl<'s> Served<'s> {
+    /// Opens the room and checks that `origin` may be served it.
+    fn load(
+        store: &'s Storage,
+        cache: &'s EventCache,
+        room_id: &'s str,
+        origin: &str,
+    ) -> ApiResult<Self> {
         let version = store
             .room_version(room_id)?
             .ok_or_else(|| ApiError::not_found(format!("unknown room {room_id}")))?;
         let origin =
             ServerName::parse(origin).map_err(|e| ApiError::invalid_param(e.to_string()))?;
-        let events = room_events(store, room_id, &version)?;
+        let events = RoomEvents::new(store, room_id, version, cache);
         let current: Vec<&Pdu> = store
             .current_state(room_id)?
             .values()
-            .filter_map(|id| events.get(id))
+            .filter_map(|id| events.event(id))
             .collect();
         serve::check_server(current.iter().copied(), &origin).map_err(|e| matrix_error(&e))?;
         Ok(Self {
@@ -62,29 +64,34 @@ impl Served {
         let state = crate::rooms::state_before(store, &self.version, pdu.prev_events())?;
         let state: Vec<&Pdu> = state
             .values()
-            .filter_map(|id| self.events.get(id))
+            .filter_map(|id| self.events.event(id))
             .collect();
         Ok(serve::visibility_at(state.iter().copied(), &self.origin, false).apply(pdu))
     }
 
-    fn pdu(&self, id: &EventId) -> ApiResult<&Pdu> {
-        self.events
-            .get(id)
-            .ok_or_else(|| ApiError::not_found(format!("unknown event {id}")))
+    /// An event of the room that is not rejected.
+    fn pdu(&self, id: &EventId) -> ApiResult<&'s Pdu> {
+        match self.events.get(id) {
+            Some((pdu, status)) if status != EventStatus::Rejected => Ok(pdu),
+            _ => Err(ApiError::not_found(format!("unknown event {id}"))),
+        }
     }
 
     /// The state after `at`'s prev events (the state at `at`), and its auth chain.
-    fn state_at(&self, store: &Storage, at: &EventId) -> ApiResult<(Vec<&Pdu>, Vec<&Pdu>)> {
+    fn state_at(&self, store: &Storage, at: &EventId) -> ApiResult<(Vec<&'s Pdu>, Vec<&'s Pdu>)> {
         let pdu = self.pdu(at)?;
         let state = crate::rooms::state_before(store, &self.version, pdu.prev_events())?;
         let state: Vec<&Pdu> = state
             .values()
-            .filter_map(|id| self.events.get(id))
+            .filter_map(|id| self.events.get(id).map(|(pdu, _)| pdu))
             .collect();
         let ids: Vec<&EventId> = state.iter().map(|pdu| pdu.event_id()).collect();
         let chain = dag::auth_chain_of_events(&self.events, ids.iter().copied())
             .map_err(|e| ApiError::internal("auth chain", e))?;
-        let chain: Vec<&Pdu> = chain.iter().filter_map(|id| self.events.get(id)).collect();
+        let chain: Vec<&Pdu> = chain
+            .iter()
+            .filter_map(|id| self.events.get(id).map(|(pdu, _)| pdu))
+            .collect();
         Ok((state, chain))
     }
 }
@@ -109,7 +116,8 @@ pub(crate) async fn event(
         let stored = store
             .event(id.as_str())?
             .ok_or_else(|| ApiError::not_found(format!("unknown event {id}")))?;
-        let served = Served::load(store, &stored.room_id, &origin.server)?;
+        let cache = EventCache::default();
+        let served = Served::load(store, &cache, &stored.room_id, &origin.server)?;
         let pdu = served.visible(store, served.pdu(&id)?)?;
         Ok(answer(transaction_body(&ours, crate::now_ms(), &[&pdu])))
     })
@@ -146,7 +154,8 @@ async fn state_answer(
 ) -> ApiResult<Json<Value>> {
     let at = query_event(query)?;
     app.db(move |store| {
-        let served = Served::load(store, &room_id, &origin.server)?;
+        let cache = EventCache::default();
+        let served = Served::load(store, &cache, &room_id, &origin.server)?;
         let (state, chain) = served.state_at(store, &at)?;
         Ok(answer(body(&state, &chain)))
     })
@@ -161,12 +170,13 @@ pub(crate) async fn event_auth(
 ) -> ApiResult<Json<Value>> {
     let id = event_id(&id)?;
     app.db(move |store| {
-        let served = Served::load(store, &room_id, &origin.server)?;
+        let cache = EventCache::default();
+        let served = Served::load(store, &cache, &room_id, &origin.server)?;
         let chain = dag::auth_chain(&served.events, &id)
             .map_err(|e| ApiError::internal("auth chain", e))?;
         let chain: Vec<&Pdu> = chain
             .iter()
-            .filter_map(|id| served.events.get(id))
+            .filter_map(|id| served.events.event(id))
             .collect();
         Ok(answer(event_auth_body(&chain)))
     })
@@ -190,7 +200,8 @@ pub(crate) async fn backfill(
         .unwrap_or(10);
     let ours = ServerName::parse(app.server_name()).map_err(|e| ApiError::internal("name", e))?;
     app.db(move |store| {
-        let served = Served::load(store, &room_id, &origin.server)?;
+        let cache = EventCache::default();
+        let served = Served::load(store, &cache, &room_id, &origin.server)?;
         let pdus = backfill_selection(&from, limit, &served.events)
             .iter()
             .map(|id| served.visible(store, served.pdu(id)?))
@@ -231,7 +242,8 @@ pub(crate) async fn get_missing_events(
         .and_then(CanonicalValue::as_i64)
         .unwrap_or(0);
     app.db(move |store| {
-        let served = Served::load(store, &room_id, &origin.server)?;
+        let cache = EventCache::default();
+        let served = Served::load(store, &cache, &room_id, &origin.server)?;
         let pdus = missing_events_selection(&earliest, &latest, limit, min_depth, &served.events)
             .iter()
             .map(|id| served.visible(store, served.pdu(id)?))

@@ -26,7 +26,7 @@ use super::inbound::{Origin, matrix_error};
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
 use crate::rooms;
-use crate::storage::{EventStatus, Storage};
+use crate::storage::{EventCache, RoomEvents, Storage};
 
 /// `GET /_matrix/federation/v1/make_join/{roomId}/{userId}?ver=...`.
 pub(crate) async fn make_join(
@@ -223,7 +223,8 @@ fn join_answer(store: &Storage, join: &Pdu) -> ApiResult<Object> {
         .map(|id| load(store, id, &version))
         .collect::<ApiResult<_>>()?;
     let ids: BTreeSet<EventId> = state_before.values().cloned().collect();
-    let source = room_events(store, join.room_id().as_str(), &version)?;
+    let cache = EventCache::default();
+    let source = RoomEvents::new(store, join.room_id().as_str(), version, &cache);
     let chain_ids = send_join_auth_chain(&source, &ids, join, false)
         .map_err(|e| ApiError::internal("auth chain", e))?;
     let chain: Vec<Pdu> = chain_ids
@@ -240,23 +241,4 @@ fn load(store: &Storage, id: &EventId, version: &RoomVersion) -> ApiResult<Pdu> 
     store
         .pdu(id.as_str(), version)?
         .ok_or_else(|| ApiError::internal("load event", format!("missing {id}")))
-}
-
-/// Every stored event of a room but the rejected ones, by ID: what the core's DAG
-/// walks read (the example's rooms are small enough to hold in memory for one
-/// request).
-pub(crate) fn room_events(
-    store: &Storage,
-    room_id: &str,
-    version: &RoomVersion,
-) -> ApiResult<BTreeMap<EventId, Pdu>> {
-    store
-        .room_events_all(room_id)?
-        .iter()
-        .filter(|event| event.status != EventStatus::Rejected)
-        .map(|event| {
-            let pdu = crate::storage::parse_pdu(&event.json, version)?;
-            Ok((pdu.event_id().clone(), pdu))
-        })
-        .collect()
 }

@@ -20,7 +20,7 @@ use matrix_serverlib::auth::StateKey;
 use matrix_serverlib::event::Pdu;
 use matrix_serverlib::federation::edu::Edu;
 use matrix_serverlib::federation::ingest::{
-    Ingest, IngestStep, Known, Mode, Outcome, RoomView, StateBefore, Status, Verdict,
+    Ingest, IngestStep, Known, Mode, Outcome, RoomView, StateBefore, Verdict,
 };
 use matrix_serverlib::federation::outbound::Reply;
 use matrix_serverlib::federation::txn::{TransactionResponse, parse_transaction};
@@ -32,8 +32,7 @@ use super::inbound::{Origin, matrix_error};
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
 use crate::rooms;
-use crate::storage::{EventStatus, Receipt, StateMap, Storage};
-use elsa::FrozenBTreeMap;
+use crate::storage::{EventCache, EventStatus, Receipt, RoomEvents, StateMap, Storage};
 
 /// Polls of one room's pipeline at most (each poll answers keys or fetches).
 const MAX_POLLS: usize = 32;
@@ -98,7 +97,7 @@ pub(crate) async fn run_pipeline(
     for object in objects {
         ingest.add_object(object);
     }
-    let mut cache = ViewCache::default();
+    let mut cache = EventCache::default();
     for _ in 0..MAX_POLLS {
         let room = room_id.as_str().to_owned();
         let step;
@@ -266,22 +265,11 @@ async fn ephemeral(app: &App, edu: Edu) -> ApiResult<()> {
     Ok(())
 }
 
-/// What the pipeline has read of a room during one request, kept between its polls:
-/// each event and each state is read from SQLite the first time it is asked for (and
-/// its absence remembered), so a transaction costs what it touches, not the room's
-/// size.
-#[derive(Default)]
-pub(crate) struct ViewCache {
-    events: FrozenBTreeMap<EventId, Box<Option<(Pdu, Status)>>>,
-    states: FrozenBTreeMap<EventId, Box<Option<StateMap>>>,
-}
-
 /// The room as the pipeline sees it: the forward extremities, the current state and
-/// the least timeline depth read once; events and states through the cache.
+/// the least timeline depth read once; events and states on demand, through the
+/// request's cache.
 pub(crate) struct StoreView<'s> {
-    store: &'s Storage,
-    version: RoomVersion,
-    cache: &'s ViewCache,
+    events: RoomEvents<'s>,
     extremities: Vec<EventId>,
     current: StateMap,
     min_depth: Option<i64>,
@@ -295,62 +283,28 @@ impl<'s> StoreView<'s> {
     /// Internal errors of storage.
     pub(crate) fn new(
         store: &'s Storage,
-        room_id: &str,
+        room_id: &'s str,
         version: RoomVersion,
-        cache: &'s ViewCache,
+        cache: &'s EventCache,
     ) -> ApiResult<Self> {
         Ok(Self {
-            store,
-            version,
-            cache,
+            events: RoomEvents::new(store, room_id, version, cache),
             extremities: store.forward_extremities(room_id)?,
             current: store.current_state(room_id)?,
             min_depth: store.min_timeline_depth(room_id)?,
         })
     }
-
-    /// An event of the room with its status, read on first use (a read error counts as
-    /// unknown, and is logged).
-    fn load_event(&self, event_id: &EventId) -> Option<(Pdu, Status)> {
-        let stored = match self.store.event(event_id.as_str()) {
-            Ok(stored) => stored?,
-            Err(error) => {
-                eprintln!("homeserver: reading {event_id}: {error:?}");
-                return None;
-            }
-        };
-        let pdu = crate::storage::parse_pdu(&stored.json, &self.version).ok()?;
-        Some((pdu, stored.status.ingest_status()))
-    }
 }
 
 impl RoomView for StoreView<'_> {
     fn event(&self, event_id: &EventId) -> Option<Known<'_>> {
-        let entry = match self.cache.events.get(event_id) {
-            Some(entry) => entry,
-            None => self
-                .cache
-                .events
-                .insert(event_id.clone(), Box::new(self.load_event(event_id))),
-        };
-        entry.as_ref().map(|(pdu, status)| Known::new(pdu, *status))
+        self.events
+            .get(event_id)
+            .map(|(pdu, status)| Known::new(pdu, status.ingest_status()))
     }
 
     fn state_after(&self, event_id: &EventId) -> Option<&BTreeMap<StateKey, EventId>> {
-        let entry = match self.cache.states.get(event_id) {
-            Some(entry) => entry,
-            None => {
-                let timeline = matches!(
-                    self.event(event_id),
-                    Some(known) if known.status == Status::Timeline
-                );
-                let state = timeline
-                    .then(|| self.store.state_after(event_id.as_str()).ok())
-                    .flatten();
-                self.cache.states.insert(event_id.clone(), Box::new(state))
-            }
-        };
-        entry.as_ref()
+        self.events.state_after(event_id)
     }
 
     fn forward_extremities(&self) -> &[EventId] {

@@ -21,7 +21,10 @@ use matrix_serverlib::room_version::RoomVersion;
 
 use crate::error::{ApiError, ApiResult};
 
+mod lazy;
 mod remote;
+
+pub(crate) use lazy::{EventCache, RoomEvents};
 
 pub(crate) use remote::EventStatus;
 

@@ -9,7 +9,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use matrix_serverlib::event::Pdu;
 use matrix_serverlib::federation::ingest::Status;
 
-use super::{EVENT_COLUMNS, NewEvent, StateMap, Storage, StoredEvent, stored_event};
+use super::{NewEvent, StateMap, Storage};
 use crate::error::{ApiError, ApiResult};
 
 /// Tables and columns added after the first schema, applied idempotently.
@@ -175,11 +175,13 @@ impl Storage {
     }
 
     /// Every stored event of a room, whatever its status, in stream order.
-    pub(crate) fn room_events_all(&self, room_id: &str) -> ApiResult<Vec<StoredEvent>> {
+    #[cfg(test)]
+    pub(crate) fn room_events_all(&self, room_id: &str) -> ApiResult<Vec<super::StoredEvent>> {
         let mut statement = self.conn.prepare_cached(&format!(
-            "{EVENT_COLUMNS} WHERE room_id = ?1 ORDER BY stream_ordering"
+            "{} WHERE room_id = ?1 ORDER BY stream_ordering",
+            super::EVENT_COLUMNS
         ))?;
-        let rows = statement.query_map([room_id], stored_event)?;
+        let rows = statement.query_map([room_id], super::stored_event)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
