@@ -237,6 +237,10 @@ class Synapse(Process):
             "rc_federation": {"window_size": 1000, "sleep_limit": 1000, "sleep_delay": 1,
                               "reject_limit": 1000, "concurrent": 100},
             "federation_rr_transactions_per_room_per_second": 1000,
+            "rc_room_creation": {"per_second": 1000, "burst_count": 1000},
+            "rc_invites": {"per_room": {"per_second": 1000, "burst_count": 1000},
+                           "per_user": {"per_second": 1000, "burst_count": 1000},
+                           "per_issuer": {"per_second": 1000, "burst_count": 1000}},
         }
         (self.dir / "homeserver.yaml").write_text(json.dumps(config, indent=1))
         (self.dir / "log.yaml").write_text(
@@ -311,6 +315,7 @@ class Journey:
             self.we_join_synapse_rooms,
             self.messages_both_ways_in_synapse_rooms,
             self.a_conversation_of_every_kind,
+            self.older_room_versions_both_ways,
             self.we_read_history_from_before_our_join,
             self.synapse_invites_our_user,
             self.we_reject_a_synapse_invite,
@@ -843,6 +848,41 @@ class Journey:
                                                     content["body"])
                 expect(event["content"] == content,
                        f"the {kind} message from {side} arrived as {event['content']}")
+
+    async def older_room_versions_both_ways(self):
+        """Room versions 1 to 9 (event IDs with server names in 1 and 2, the older
+        redaction and auth rules): Alice joins Bob's room and Bob joins Alice's, and a
+        message crosses each way in each."""
+        from urllib.parse import quote
+
+        for version in [str(v) for v in range(1, 10)]:
+            theirs = await self.create_synapse_room(
+                {"preset": "public_chat", "room_version": version, "name": f"old v{version}"})
+            status, body = await self.request(
+                "POST", self.ours.url + "/_matrix/client/v3/createRoom", self.alice_token,
+                {"preset": "public_chat", "room_version": version, "name": f"our old v{version}"})
+            expect(status == 200, f"Alice creates a v{version} room: {status} {body}")
+            ours = body["room_id"]
+            for room_id, (joiner, token, url, host) in {
+                theirs: ("Alice", self.alice_token, self.ours.url, self.synapse.server_name),
+                ours: ("Bob", self.bob_token, self.synapse.url, self.ours.server_name),
+            }.items():
+                status, body = await self.request(
+                    "POST", f"{url}/_matrix/client/v3/join/{quote(room_id, safe='')}"
+                    f"?server_name={quote(host, safe='')}", token, {})
+                expect(status == 200, f"{joiner} joins the v{version} room: {status} {body}")
+            for room_id in (theirs, ours):
+                room = quote(room_id, safe="")
+                for sender_url, token, reader_url, reader_token, who in (
+                    (self.ours.url, self.alice_token, self.synapse.url, self.bob_token, "ours"),
+                    (self.synapse.url, self.bob_token, self.ours.url, self.alice_token, "synapse"),
+                ):
+                    text = f"v{version} from {who} in {room_id[:8]}"
+                    status, body = await self.request(
+                        "PUT", f"{sender_url}/_matrix/client/v3/rooms/{room}/send/m.room.message/"
+                        f"old{version}{who}{room_id[1:6]}", token, {"msgtype": "m.text", "body": text})
+                    expect(status == 200, f"{who} sends in v{version}: {status} {body}")
+                    await self.wait_for_message(reader_url, reader_token, room_id, text)
 
     async def we_read_history_from_before_our_join(self):
         """Bob talks in a new room before Alice joins; paging back on our server reaches
