@@ -33,13 +33,30 @@ struct Inner {
     federation: Option<Federation>,
 }
 
-/// Who is typing where, and when each room last changed.
+/// Who is typing where, and when each room last changed; and each user's presence
+/// (one serial orders both, the sync token's ephemeral position).
 #[derive(Default)]
 struct Typing {
     rooms: HashMap<String, BTreeMap<String, Instant>>,
     /// The serial of the last change per room.
     changed_at: HashMap<String, u64>,
     serial: u64,
+    /// Presence by user: local users who set it, and remote users who share a room
+    /// with one of ours (the caller checks), with the serial of their last change.
+    presence: HashMap<String, (Presence, u64)>,
+}
+
+/// A user's presence as last set or received.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Presence {
+    /// `online`, `unavailable` or `offline`.
+    pub(crate) presence: String,
+    /// The status message, if any.
+    pub(crate) status_msg: Option<String>,
+    /// Whether the user is active now.
+    pub(crate) currently_active: bool,
+    /// When the user was last active, in milliseconds since the epoch.
+    pub(crate) last_active_ts: i64,
 }
 
 impl App {
@@ -214,6 +231,47 @@ impl App {
                 .map(|(user, _)| user.clone())
                 .collect(),
         )
+    }
+
+    /// Records `user_id`'s presence and wakes the syncs when it changed.
+    pub(crate) fn set_presence(&self, user_id: &str, presence: Presence) {
+        {
+            let mut typing = self.typing();
+            if typing
+                .presence
+                .get(user_id)
+                .is_some_and(|(known, _)| *known == presence)
+            {
+                return;
+            }
+            typing.serial += 1;
+            let serial = typing.serial;
+            typing
+                .presence
+                .insert(user_id.to_owned(), (presence, serial));
+        }
+        self.notify();
+    }
+
+    /// `user_id`'s presence, if known.
+    pub(crate) fn presence(&self, user_id: &str) -> Option<Presence> {
+        self.typing()
+            .presence
+            .get(user_id)
+            .map(|(presence, _)| presence.clone())
+    }
+
+    /// The users whose presence changed after `since`, with it, by user ID.
+    pub(crate) fn presence_since(&self, since: u64) -> Vec<(String, Presence)> {
+        let mut changed: Vec<(String, Presence)> = self
+            .typing()
+            .presence
+            .iter()
+            .filter(|(_, (_, serial))| *serial > since)
+            .map(|(user, (presence, _))| (user.clone(), presence.clone()))
+            .collect();
+        changed.sort_by(|a, b| a.0.cmp(&b.0));
+        changed
     }
 
     fn typing(&self) -> MutexGuard<'_, Typing> {

@@ -322,6 +322,7 @@ class Journey:
             self.we_knock_on_a_synapse_room,
             self.synapse_user_knocks_on_our_room,
             self.typing_and_receipts_across,
+            self.presence_across,
             self.synapse_down_then_caught_up,
             self.synapse_user_leaves_our_room,
             self.we_leave_a_synapse_room,
@@ -693,6 +694,45 @@ class Journey:
             self.synapse.url, self.bob_token, room_id, "m.receipt",
             lambda content: self.alice in content.get(event_id, {}).get("m.read", {}),
             "Synapse never saw Alice's receipt")
+
+    async def presence_across(self):
+        """Bob's presence and status message reach Alice's sync; Alice's reach Synapse."""
+        import asyncio
+        from urllib.parse import quote
+
+        status, body = await self.request(
+            "PUT", f"{self.synapse.url}/_matrix/client/v3/presence/{quote(self.bob, safe='')}/status",
+            self.bob_token, {"presence": "online", "status_msg": "on Synapse"})
+        expect(status == 200, f"Bob sets his presence: {status} {body}")
+        status, body = await self.request(
+            "GET", f"{self.ours.url}/_matrix/client/v3/sync?timeout=0", self.alice_token)
+        deadline = asyncio.get_running_loop().time() + 30
+        seen = []
+        while True:
+            for event in body.get("presence", {}).get("events", []):
+                seen.append(event)
+                if (event.get("sender") == self.bob
+                        and event["content"].get("status_msg") == "on Synapse"):
+                    break
+            else:
+                expect(asyncio.get_running_loop().time() < deadline,
+                       f"Bob's presence never reached Alice: {seen}")
+                status, body = await self.request(
+                    "GET", f"{self.ours.url}/_matrix/client/v3/sync?timeout=1000"
+                    f"&since={body['next_batch']}", self.alice_token)
+                continue
+            break
+        status, body = await self.request(
+            "PUT", f"{self.ours.url}/_matrix/client/v3/presence/{quote(self.alice, safe='')}/status",
+            self.alice_token, {"presence": "unavailable", "status_msg": "on ours"})
+        expect(status == 200, f"Alice sets her presence: {status} {body}")
+
+        async def synapse_sees_alice():
+            status, body = await self.request(
+                "GET", f"{self.synapse.url}/_matrix/client/v3/presence/"
+                f"{quote(self.alice, safe='')}/status", self.bob_token)
+            return status == 200 and body.get("status_msg") == "on ours", (status, body)
+        await self.wait_until("Synapse never saw Alice's presence", synapse_sees_alice)
 
     async def synapse_down_then_caught_up(self):
         """Synapse stops; Alice sends five messages; Synapse starts again and every one

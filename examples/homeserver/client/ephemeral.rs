@@ -1,4 +1,4 @@
-//! Typing notifications, read receipts and read markers, and sync filters.
+//! Typing notifications, presence, read receipts and read markers, and sync filters.
 
 use std::time::Duration;
 
@@ -6,11 +6,11 @@ use axum::Json;
 use axum::extract::{Path, State};
 use serde_json::{Value, json};
 
-use matrix_serverlib::federation::edu::{Edu, UserReceipt};
+use matrix_serverlib::federation::edu::{Edu, PresenceUpdate, UserReceipt};
 use matrix_serverlib::id::{EventId, RoomId, UserId};
 use matrix_serverlib::json::{Object, Value as CanonicalValue};
 
-use crate::app::App;
+use crate::app::{App, Presence};
 use crate::error::{ApiError, ApiResult};
 use crate::federation::sender::broadcast_edu;
 use crate::http::{Auth, JsonBody};
@@ -48,6 +48,84 @@ pub(crate) async fn typing(
         broadcast_edu(&app, &room_id, Edu::typing(room, user, typing)).await;
     }
     Ok(Json(json!({})))
+}
+
+/// `PUT /presence/{userId}/status`: a user sets their own presence, which goes to every
+/// server sharing a room with them.
+pub(crate) async fn set_presence(
+    State(app): State<App>,
+    auth: Auth,
+    Path(user_id): Path<String>,
+    body: JsonBody,
+) -> ApiResult<Json<Value>> {
+    if user_id != auth.user_id {
+        return Err(ApiError::forbidden("cannot set another user's presence"));
+    }
+    let state = body
+        .opt_str("presence")?
+        .ok_or_else(|| ApiError::missing_param("presence"))?;
+    if !matches!(state, "online" | "unavailable" | "offline") {
+        return Err(ApiError::invalid_param(format!(
+            "unknown presence {state:?}"
+        )));
+    }
+    let status_msg = body.opt_str("status_msg")?.map(str::to_owned);
+    let presence = Presence {
+        presence: state.to_owned(),
+        status_msg: status_msg.clone(),
+        currently_active: state == "online",
+        last_active_ts: crate::now_ms(),
+    };
+    app.set_presence(&user_id, presence);
+    if let (Some(sender), Ok(user)) = (app.sender().cloned(), UserId::parse(&user_id)) {
+        let lookup = user_id.clone();
+        let ours = app.server_name().to_owned();
+        let users = app
+            .db(move |store| store.users_sharing_a_room(&lookup))
+            .await?;
+        let mut servers: Vec<String> = users
+            .iter()
+            .filter_map(|user| UserId::parse(user).ok())
+            .map(|user| user.server_name().to_owned())
+            .filter(|server| *server != ours)
+            .collect();
+        servers.sort();
+        servers.dedup();
+        let mut update = PresenceUpdate::new(user, state);
+        update.status_msg = status_msg;
+        update.currently_active = Some(state == "online");
+        update.last_active_ago = Some(0);
+        let edu = Edu::presence(vec![update]);
+        for server in servers {
+            sender.push_edu(&app, &server, edu.clone());
+        }
+    }
+    Ok(Json(json!({})))
+}
+
+/// `GET /presence/{userId}/status`.
+pub(crate) async fn get_presence(
+    State(app): State<App>,
+    _auth: Auth,
+    Path(user_id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let presence = app
+        .presence(&user_id)
+        .ok_or_else(|| ApiError::not_found(format!("no presence known for {user_id}")))?;
+    Ok(Json(presence_content(&presence)))
+}
+
+/// The content of an `m.presence` event.
+pub(crate) fn presence_content(presence: &Presence) -> Value {
+    let mut content = json!({
+        "presence": presence.presence,
+        "last_active_ago": (crate::now_ms() - presence.last_active_ts).max(0),
+        "currently_active": presence.currently_active,
+    });
+    if let Some(message) = &presence.status_msg {
+        content["status_msg"] = json!(message);
+    }
+    content
 }
 
 /// `POST /rooms/{roomId}/receipt/{receiptType}/{eventId}`.

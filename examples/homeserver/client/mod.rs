@@ -91,6 +91,10 @@ pub(crate) fn router() -> Router<App> {
             "/publicRooms",
             get(directory::public_rooms).post(directory::search_public_rooms),
         )
+        .route(
+            "/presence/{user_id}/status",
+            get(ephemeral::get_presence).put(ephemeral::set_presence),
+        )
         .route("/sync", get(sync::sync));
     Router::new()
         .route("/_matrix/client/versions", get(versions))

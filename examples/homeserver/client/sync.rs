@@ -153,18 +153,46 @@ fn compute(store: &Storage, app: &App, request: &Request) -> ApiResult<(Value, b
             _ => {}
         }
     }
-    let has_updates =
-        !(join.is_empty() && invite.is_empty() && knock.is_empty() && leave.is_empty());
+    let presence = presence_events(store, app, request)?;
+    let has_updates = !(join.is_empty()
+        && invite.is_empty()
+        && knock.is_empty()
+        && leave.is_empty()
+        && presence.is_empty());
     let body = json!({
         "next_batch": now.to_string(),
         "rooms": { "join": join, "invite": invite, "knock": knock, "leave": leave },
-        "presence": { "events": [] },
+        "presence": { "events": presence },
         "account_data": { "events": [] },
         "to_device": { "events": [] },
         "device_lists": { "changed": [], "left": [] },
         "device_one_time_keys_count": {},
     });
     Ok((body, has_updates))
+}
+
+/// Presence changes since the last sync of the users sharing a room with the user.
+fn presence_events(store: &Storage, app: &App, request: &Request) -> ApiResult<Vec<Value>> {
+    let since = request.since.map_or(0, |since| since.typing);
+    let changed = app.presence_since(since);
+    if changed.is_empty() {
+        return Ok(Vec::new());
+    }
+    let visible: std::collections::BTreeSet<String> = store
+        .users_sharing_a_room(&request.user_id)?
+        .into_iter()
+        .collect();
+    Ok(changed
+        .iter()
+        .filter(|(user, _)| *user == request.user_id || visible.contains(user))
+        .map(|(user, presence)| {
+            json!({
+                "type": "m.presence",
+                "sender": user,
+                "content": super::ephemeral::presence_content(presence),
+            })
+        })
+        .collect())
 }
 
 /// A joined room's section, or `None` when nothing changed since the last sync.

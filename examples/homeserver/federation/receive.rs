@@ -29,7 +29,7 @@ use matrix_serverlib::json::{self, Object, Value as CanonicalValue};
 use matrix_serverlib::room_version::RoomVersion;
 
 use super::inbound::{Origin, matrix_error};
-use crate::app::App;
+use crate::app::{App, Presence};
 use crate::error::{ApiError, ApiResult};
 use crate::rooms;
 use crate::storage::{EventCache, EventStatus, Receipt, RoomEvents, StateMap, Storage};
@@ -220,7 +220,8 @@ fn store_accepted(
     rooms::accept_remote(store, app, pdu, Some(state), None).map(|_| ())
 }
 
-/// Typing and receipts reach local clients; other EDUs are accepted and ignored.
+/// Typing, receipts and presence reach local clients; other EDUs are accepted and
+/// ignored.
 async fn ephemeral(app: &App, edu: Edu) -> ApiResult<()> {
     match edu {
         Edu::Typing {
@@ -259,6 +260,23 @@ async fn ephemeral(app: &App, edu: Edu) -> ApiResult<()> {
             })
             .await?;
             app.notify();
+        }
+        Edu::Presence(updates) => {
+            for update in updates {
+                let user = update.user_id.as_str().to_owned();
+                // Only users who share a room with ours: what an EDU can add is bounded.
+                let shares = app.db(move |store| store.is_joined_anywhere(&user)).await?;
+                if shares {
+                    let presence = Presence {
+                        presence: update.presence.clone(),
+                        status_msg: update.status_msg.clone(),
+                        currently_active: update.currently_active.unwrap_or(false),
+                        last_active_ts: crate::now_ms()
+                            - update.last_active_ago.unwrap_or(0).clamp(0, i64::MAX / 2),
+                    };
+                    app.set_presence(update.user_id.as_str(), presence);
+                }
+            }
         }
         _ => {}
     }

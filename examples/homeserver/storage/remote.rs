@@ -165,6 +165,31 @@ impl Storage {
         text.map_or_else(|| Ok(StateMap::new()), |text| super::decode_state(&text))
     }
 
+    /// True when `user_id` is joined to some room this server holds.
+    pub(crate) fn is_joined_anywhere(&self, user_id: &str) -> ApiResult<bool> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT 1 FROM current_state WHERE event_type = 'm.room.member' \
+                 AND state_key = ?1 AND membership = 'join' LIMIT 1",
+            )?
+            .exists([user_id])?)
+    }
+
+    /// The users joined to a room that `user_id` is joined to (`user_id` among them
+    /// when joined anywhere).
+    pub(crate) fn users_sharing_a_room(&self, user_id: &str) -> ApiResult<Vec<String>> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT DISTINCT other.state_key FROM current_state mine \
+             JOIN current_state other ON other.room_id = mine.room_id \
+             WHERE mine.event_type = 'm.room.member' AND mine.state_key = ?1 \
+             AND mine.membership = 'join' AND other.event_type = 'm.room.member' \
+             AND other.membership = 'join' ORDER BY other.state_key",
+        )?;
+        let rows = statement.query_map([user_id], |row| row.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// The least depth of a room's timeline events (`None` before any).
     pub(crate) fn min_timeline_depth(&self, room_id: &str) -> ApiResult<Option<i64>> {
         Ok(self.conn.query_row(
