@@ -34,20 +34,20 @@
 //! # Ok::<(), state_res::ResolveError>(())
 //! ```
 
-mod check;
 mod entries;
 mod error;
+mod over_source;
+mod passes;
 mod resolved;
 mod resolver;
 mod separate;
-mod sync;
 mod v1;
 mod v2;
 
 pub use error::ResolveError;
+pub use over_source::resolve;
 pub use resolved::Resolved;
 pub use resolver::{Poll, Resolver};
-pub use sync::resolve;
 
 #[cfg(test)]
 mod tests;

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use super::ResolveError;
-use super::check::{Keys, NONE, POWER_LEVELS};
+use super::passes::{Keys, NONE, POWER_LEVELS};
 use super::resolved::Resolved;
 use super::separate::{Separated, separate};
 use super::v1::{self, Conflict};

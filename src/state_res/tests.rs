@@ -691,7 +691,7 @@ fn auth_keys_match_auth_types() {
                 .map(|key| (key.event_type().to_owned(), key.state_key().to_owned()))
                 .collect();
             let mut found = BTreeSet::new();
-            check::for_each_auth_key(pdu, &version, |key| {
+            passes::for_each_auth_key(pdu, &version, |key| {
                 let (event_type, state_key) = key.pair();
                 found.insert((event_type.to_owned(), state_key.to_owned()));
             });

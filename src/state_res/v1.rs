@@ -4,7 +4,7 @@
 use std::borrow::Borrow;
 use std::cmp::Reverse;
 
-use super::check::{Checker, JOIN_RULES, MEMBER, NONE, POWER_LEVELS};
+use super::passes::{Checker, JOIN_RULES, MEMBER, NONE, POWER_LEVELS};
 use super::v2::Plan;
 use crate::auth::Rejection;
 use crate::dag::graph::Graph;

@@ -11,7 +11,7 @@
 use std::borrow::Borrow;
 use std::cmp::Reverse;
 
-use super::check::{
+use super::passes::{
     AuthKey, CREATE, Checker, JOIN_RULES, Keys, NONE, POWER_LEVELS, for_each_auth_key, is_power,
     sender_power,
 };

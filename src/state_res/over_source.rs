@@ -1,4 +1,5 @@
-//! State resolution over a synchronous event source.
+//! State resolution in one call, over a synchronous event source ([`resolve`]): the
+//! step machine driven to its end, fetching from the source whatever it asks for.
 
 use std::collections::BTreeMap;
 
