@@ -51,7 +51,9 @@ pub(crate) fn resolve(request: &Object) -> Result<Object, Failure> {
     let resolved = state_res::resolve(&version, &state_sets, &events).map_err(|error| {
         // Missing events, malformed graphs and mixed rooms are faults of the input.
         let word = match error {
-            ResolveError::Graph(_) | ResolveError::WrongRoom { .. } => ErrorWord::BadInput,
+            ResolveError::MissingEvent { .. }
+            | ResolveError::Graph(_)
+            | ResolveError::WrongRoom { .. } => ErrorWord::BadInput,
             _ => ErrorWord::Internal,
         };
         Failure::new(word, error.to_string())

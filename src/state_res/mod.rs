@@ -44,7 +44,7 @@ mod separate;
 mod v1;
 mod v2;
 
-pub use error::ResolveError;
+pub use error::{ResolveError, ResolverMisuse};
 pub use over_source::resolve;
 pub use resolved::Resolved;
 pub use resolver::{Poll, Resolver};

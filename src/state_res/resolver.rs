@@ -8,12 +8,12 @@ use std::borrow::Borrow;
 use std::collections::BTreeMap;
 use std::fmt;
 
-use super::ResolveError;
 use super::passes::{Keys, NONE, POWER_LEVELS};
 use super::resolved::Resolved;
 use super::separate::{Separated, separate};
 use super::v1::{self, Conflict};
 use super::v2::{self, Plan};
+use super::{ResolveError, ResolverMisuse};
 use crate::auth::{Rejection, StateKey};
 use crate::dag::graph::{Field, Graph, Loader, referrers_first};
 use crate::dag::{AuthChain, EventSource, difference_flags, subgraph_flags};
@@ -217,7 +217,7 @@ impl<'s, E: Borrow<Pdu>> Resolver<'s, E> {
     /// never in the difference even when only some chains hold it.
     ///
     /// A number of chains other than the number of state sets makes the first poll
-    /// fail with [`ResolveError::ChainCount`].
+    /// fail with [`ResolverMisuse::ChainCount`].
     ///
     /// ```
     /// use std::collections::{BTreeMap, BTreeSet};
@@ -250,11 +250,11 @@ impl<'s, E: Borrow<Pdu>> Resolver<'s, E> {
     ///
     /// # Errors
     ///
-    /// [`ResolveError::Graph`] when a needed event was answered as not found
-    /// ([`DagError::MissingEvent`](crate::dag::DagError::MissingEvent)) or the
-    /// `auth_events` graph is malformed (cycles, self-references);
+    /// [`ResolveError::MissingEvent`] when a needed event was answered as not found;
+    /// [`ResolveError::Graph`] when the `auth_events` graph is malformed (cycles,
+    /// self-references);
     /// [`ResolveError::WrongRoom`] when events of several rooms were provided;
-    /// [`ResolveError::AlreadyFinished`] when polled after [`Poll::Done`] or an error.
+    /// [`ResolverMisuse::AlreadyFinished`] when polled after [`Poll::Done`] or an error.
     pub fn poll(&mut self) -> Result<Poll<'s>, ResolveError> {
         let result = self.advance();
         if !matches!(result, Ok(Poll::NeedEvents)) {
@@ -280,7 +280,7 @@ impl<'s, E: Borrow<Pdu>> Resolver<'s, E> {
     }
 
     /// Says that the caller does not have `event_id`; the next poll fails with
-    /// [`DagError::MissingEvent`](crate::dag::DagError::MissingEvent) if it is needed.
+    /// [`ResolveError::MissingEvent`] if it is needed.
     pub fn provide_not_found(&mut self, event_id: &EventId) {
         if let Some(node) = self.graph.node(event_id.as_str()) {
             self.graph.set_missing(node);
@@ -357,7 +357,7 @@ impl<'s, E: Borrow<Pdu>> Resolver<'s, E> {
                     }
                     return self.finish().map(Poll::Done);
                 }
-                Stage::Finished => return Err(ResolveError::AlreadyFinished),
+                Stage::Finished => return Err(ResolverMisuse::AlreadyFinished.into()),
             }
         }
     }
@@ -377,10 +377,10 @@ impl<'s, E: Borrow<Pdu>> Resolver<'s, E> {
             && !v1
             && chains.len() != self.sets.len()
         {
-            return Err(ResolveError::ChainCount {
+            return Err(ResolveError::Misuse(ResolverMisuse::ChainCount {
                 chains: chains.len(),
                 sets: self.sets.len(),
-            });
+            }));
         }
         // v1 (Synapse): a key missing from some sets is not a conflict; v2: it is.
         self.separated = separate(self.sets, !v1);
@@ -687,7 +687,7 @@ impl<'s, 'a> Resolver<'s, &'a Pdu> {
     /// # Errors
     ///
     /// As [`Resolver::poll`]; an event the source lacks is
-    /// [`DagError::MissingEvent`](crate::dag::DagError::MissingEvent), and a source
+    /// [`ResolveError::MissingEvent`], and a source
     /// answering with an event of another ID is
     /// [`DagError::WrongEvent`](crate::dag::DagError::WrongEvent).
     pub fn run<S: EventSource + ?Sized>(

@@ -494,7 +494,10 @@ fn step_machine_asks_then_answers_then_refuses_more_polls() {
     assert!(rounds >= 2, "the auth chains are asked for level by level");
     let expected = resolve(&RoomVersion::V2, &sets, &sim.room.events).unwrap();
     assert_eq!(resolved, expected);
-    assert_eq!(resolver.poll().unwrap_err(), ResolveError::AlreadyFinished);
+    assert_eq!(
+        resolver.poll().unwrap_err(),
+        ResolveError::Misuse(ResolverMisuse::AlreadyFinished)
+    );
 }
 
 #[test]
@@ -524,7 +527,10 @@ fn a_supplied_auth_difference_gives_the_same_answer() {
             .with_auth_chains(&chains[..1])
             .run(&sim.room.events)
             .unwrap_err();
-        assert_eq!(error, ResolveError::ChainCount { chains: 1, sets: 2 });
+        assert_eq!(
+            error,
+            ResolveError::Misuse(ResolverMisuse::ChainCount { chains: 1, sets: 2 })
+        );
     }
 }
 
@@ -582,7 +588,7 @@ fn missing_events_and_other_rooms_are_errors() {
     let error = resolve(&RoomVersion::V2, &sets, &events).unwrap_err();
     assert!(matches!(
         error,
-        ResolveError::Graph(DagError::MissingEvent { ref event_id, .. }) if *event_id == sim.room.id("pa")
+        ResolveError::MissingEvent { ref event_id, .. } if *event_id == sim.room.id("pa")
     ));
     // An event of another room.
     let mut other = TestRoom::new(RoomVersion::V2);

@@ -7,7 +7,7 @@ use super::machine::{Current, Ingest, Node, Role, Want};
 use super::outcome::{Check, DropReason, Mode, RejectReason, StateBefore, Verdict};
 use super::view::{RoomView, Status};
 use crate::auth::{self, AuthEvents, Rejection, StateKey};
-use crate::dag::{DagError, EventSource};
+use crate::dag::EventSource;
 use crate::event::Pdu;
 use crate::id::EventId;
 use crate::state_res::{self, ResolveError};
@@ -517,7 +517,7 @@ impl Ingest {
         let source = Source { ingest: self, room };
         match state_res::resolve(&self.version, sets, &source) {
             Ok(resolved) => Ok(resolved.to_state_map()),
-            Err(ResolveError::Graph(DagError::MissingEvent { event_id, .. })) => {
+            Err(ResolveError::MissingEvent { event_id, .. }) => {
                 let missing = self.fetch_events(vec![event_id])?;
                 Err(Step::Decide(Decision::MissingState(missing), None))
             }
