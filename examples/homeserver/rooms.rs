@@ -988,4 +988,34 @@ mod tests {
             std::fs::remove_dir_all(resident_dir).unwrap();
         }
     }
+
+    /// The on-demand event source reads only the room it was opened on, remembers what
+    /// it read (and what it did not find), and gives states of timeline events only.
+    #[test]
+    fn room_events_read_one_room_on_demand() {
+        use crate::storage::{EventCache, RoomEvents};
+        use matrix_serverlib::dag::EventSource;
+        let version = RoomVersion::V11;
+        let (app, mut store, dir) = open(&version);
+        let first = room(&app, &mut store, version);
+        let second = room(&app, &mut store, version);
+        let in_first = store.forward_extremities(&first).unwrap().remove(0);
+        let in_second = store.forward_extremities(&second).unwrap().remove(0);
+        let cache = EventCache::default();
+        let events = RoomEvents::new(&store, &first, version, &cache);
+        assert_eq!(
+            events.event(&in_first).map(|pdu| pdu.event_id()),
+            Some(&in_first)
+        );
+        assert!(events.event(&in_second).is_none(), "another room's event");
+        assert_eq!(
+            events.state_after(&in_first),
+            Some(&store.state_after(in_first.as_str()).unwrap())
+        );
+        let missing = EventId::parse("$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA").unwrap();
+        assert!(events.event(&missing).is_none());
+        assert!(events.state_after(&missing).is_none());
+        assert!(!events.is_rejected(&in_first));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 }
