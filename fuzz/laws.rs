@@ -806,3 +806,101 @@ pub(crate) fn resolve_well_known(data: &[u8]) {
         other => panic!("the seed changed the outcome: {other:?}"),
     }
 }
+
+/// Incoming invites (`PUT /v1/invite` and `/v2/invite`): checking arbitrary bytes never
+/// panics; an invite that passes is the one the path names (room and event ID), an
+/// `invite` of one of our users sent by a user of the requesting server; an invite
+/// whose path names another event never passes; and our countersigned answer keeps
+/// the event ID and carries a signature of ours that verifies.
+///
+/// The first byte chooses the endpoint (bit 0: v1) and whether the path names another
+/// event (bit 1); the rest is the body. The path's IDs are taken from the body, so
+/// that well-formed invites can pass.
+pub(crate) fn incoming_invite(data: &[u8]) {
+    use matrix_serverlib::federation::membership::{
+        InviteApi, InviteRequest, check_incoming_invite, invite_response,
+    };
+
+    let Some((&flags, body)) = data.split_first() else {
+        return;
+    };
+    let api = if flags & 1 == 1 {
+        InviteApi::V1
+    } else {
+        InviteApi::V2
+    };
+    let parsed = json::parse(body, &ParseOptions::lenient()).ok();
+    let (version, event) = match (api, parsed.as_ref()) {
+        (InviteApi::V1, Some(Value::Object(event))) => (Some(RoomVersion::V1), Some(event)),
+        (_, Some(Value::Object(body))) => (
+            body.get("room_version")
+                .and_then(Value::as_str)
+                .and_then(|id| RoomVersion::from_id(id).ok()),
+            body.get("event").and_then(Value::as_object),
+        ),
+        _ => (None, None),
+    };
+    let fallback_room = RoomId::parse("!room:a.example").expect("valid room");
+    let fallback_event = EventId::parse("$other:a.example").expect("valid event");
+    let room_id = event
+        .and_then(|event| event.get("room_id"))
+        .and_then(Value::as_str)
+        .and_then(|id| RoomId::parse(id).ok())
+        .unwrap_or(fallback_room);
+    let derived = match (version, event) {
+        (Some(version), Some(event)) => matrix_serverlib::crypto::event_id(event, &version).ok(),
+        _ => None,
+    };
+    let wrong_path = flags & 2 == 2 || derived.is_none();
+    let event_id = match &derived {
+        Some(id) if flags & 2 == 0 => id.clone(),
+        _ => fallback_event.clone(),
+    };
+    let origin = ServerName::parse("a.example").expect("valid server");
+    let ours = ServerName::parse("b.example").expect("valid server");
+    let our_key = SigningKey::from_seed("ed25519:k", [2; 32]);
+    let mut keys = PublicKeys::new();
+    keys.insert(
+        "a.example",
+        "ed25519:k",
+        SigningKey::from_seed("ed25519:k", [1; 32]).public_key(),
+    );
+    keys.insert("b.example", "ed25519:k", our_key.public_key());
+    let request = InviteRequest::new(api, &room_id, &event_id, &origin, &ours);
+    let Ok(invite) = check_incoming_invite(&request, body, &keys) else {
+        return;
+    };
+    let pdu = invite.pdu();
+    assert!(
+        !wrong_path || derived.as_ref() == Some(&fallback_event),
+        "an invite passed under another event's path"
+    );
+    assert_eq!(pdu.event_id(), &event_id, "the path's event");
+    assert_eq!(pdu.room_id(), &room_id, "the path's room");
+    assert_eq!(pdu.membership(), Some("invite"));
+    let invitee = UserId::parse(pdu.state_key().expect("a member event")).expect("a user ID");
+    assert_eq!(invitee.server_name(), "b.example", "one of our users");
+    assert_eq!(
+        pdu.sender().server_name(),
+        "a.example",
+        "sent by the origin's user"
+    );
+    let answer = invite_response(&invite, &ours, &our_key).expect("countersigning");
+    let signed = match &answer {
+        Value::Array(items) => items.get(1).and_then(|body| body.get("event")),
+        body => body.get("event"),
+    }
+    .and_then(Value::as_object)
+    .expect("the answer holds the event");
+    let version = *pdu.room_version();
+    assert_eq!(
+        matrix_serverlib::crypto::event_id(signed, &version)
+            .ok()
+            .as_ref(),
+        Some(pdu.event_id()),
+        "countersigning changed the event ID"
+    );
+    let redacted = redact(signed, &version);
+    matrix_serverlib::crypto::verify_json(&redacted, "b.example", &keys)
+        .expect("our countersignature verifies");
+}

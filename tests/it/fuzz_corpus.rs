@@ -83,3 +83,8 @@ fn xmatrix_corpus() {
 fn resolve_well_known_corpus() {
     replay("resolve_well_known", laws::resolve_well_known);
 }
+
+#[test]
+fn incoming_invite_corpus() {
+    replay("incoming_invite", laws::incoming_invite);
+}
