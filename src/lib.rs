@@ -32,8 +32,9 @@
 //! * [`federation`]: server-server federation without I/O: request signing and
 //!   authentication, server keys and a keyring, server-name resolution, transactions
 //!   and EDUs, the membership handshakes, the receipt pipeline and serving history.
-//! * [`conformance`]: answers the JSON-lines conformance protocol, so the library can
-//!   be checked case by case against other implementations.
+//! * `conformance` (with the `conformance` feature, off by default; not part of the
+//!   API): answers the JSON-lines conformance protocol, so the library can be checked
+//!   case by case against other implementations.
 //!
 //! ## Receiving a PDU: which function at each step
 //!
@@ -90,6 +91,7 @@
 
 pub mod auth;
 pub mod base64;
+#[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod crypto;
 pub mod dag;
