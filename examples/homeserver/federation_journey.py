@@ -190,13 +190,13 @@ class Ours(Process):
 class Synapse(Process):
     """One Synapse with a TLS listener serving both the client and federation APIs."""
 
-    def __init__(self, workdir: Path):
-        super().__init__("synapse", workdir)
+    def __init__(self, workdir: Path, name: str = "synapse"):
+        super().__init__(name, workdir)
         self.workdir = workdir
         self.port = free_port()
         self.server_name = f"localhost:{self.port}"
         self.url = f"https://127.0.0.1:{self.port}"
-        self.dir = workdir / "synapse"
+        self.dir = workdir / name
 
     def configure(self) -> None:
         self.dir.mkdir()
@@ -270,13 +270,13 @@ class Synapse(Process):
         context = ssl.create_default_context(cafile=str(self.workdir / "tls" / "ca.crt"))
         for _ in range(900):
             if self.process is None or self.process.poll() is not None:
-                raise StepFailed(f"synapse exited; see {self.dir / 'homeserver.log'}")
+                raise StepFailed(f"{self.name} exited; see {self.dir / 'homeserver.log'}")
             try:
                 with urllib.request.urlopen(url, timeout=1, context=context):
                     return
             except OSError:
                 await asyncio.sleep(0.1)
-        raise StepFailed("synapse did not start listening")
+        raise StepFailed(f"{self.name} did not start listening")
 
     def signing_key(self):
         from signedjson.key import read_signing_keys
