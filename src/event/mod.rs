@@ -30,12 +30,14 @@
 //! ```
 
 mod builder;
+mod client;
 mod content;
 mod error;
 mod pdu;
 mod receive;
 
 pub use builder::{BuildError, EventBuilder};
+pub use client::{ClientEvent, ClientFormat};
 pub use content::{CreateContent, JoinRulesContent, MemberContent, ThirdPartyInviteContent};
 pub use error::PduError;
 pub(crate) use pdu::EventKind;

@@ -399,6 +399,39 @@ impl Pdu {
             ..self.clone()
         }
     }
+
+    /// The event as redacted by `redaction`: [`Pdu::redacted`] with the redaction
+    /// event under `unsigned.redacted_because`, as servers serve a redacted event to
+    /// clients and to other servers. Whether the redaction may strip this event is
+    /// [`crate::redact::may_redact`]'s question; ask it first.
+    #[must_use]
+    pub fn redacted_because(&self, redaction: &Self) -> Self {
+        let mut redacted = self.redacted();
+        let mut unsigned = match redacted.object.remove("unsigned") {
+            Some(Value::Object(unsigned)) => unsigned,
+            _ => Object::new(),
+        };
+        let mut because = redaction.object.clone();
+        because.remove("unsigned");
+        // From room version 3 the event ID is not in the event; keep it with the copy.
+        because.insert("event_id", Value::from(redaction.event_id().as_str()));
+        unsigned.insert("redacted_because", Value::Object(because));
+        redacted.object.insert("unsigned", Value::Object(unsigned));
+        // `unsigned` sorts after `content`, so the content index is unchanged.
+        redacted.content_index = object_content_index(&redacted.object);
+        redacted
+    }
+
+    /// The redaction recorded in `unsigned.redacted_because`, if this event carries
+    /// one (see [`Pdu::redacted_because`]).
+    #[must_use]
+    pub fn redacted_by(&self) -> Option<&Object> {
+        self.object
+            .get("unsigned")
+            .and_then(Value::as_object)
+            .and_then(|unsigned| unsigned.get("redacted_because"))
+            .and_then(Value::as_object)
+    }
 }
 
 static EMPTY: Object = Object::new();
@@ -599,6 +632,14 @@ fn room_id(
             error,
         }
     })
+}
+
+impl serde::Serialize for Pdu {
+    /// Serializes the event as received, in federation format (for the canonical bytes,
+    /// use [`Pdu::to_canonical_bytes`]).
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serde::Serialize::serialize(&self.object, serializer)
+    }
 }
 
 #[cfg(test)]

@@ -49,6 +49,16 @@ impl Number {
         }
     }
 
+    /// The value as `u64`, if it is a non-negative integer in that range.
+    #[must_use]
+    pub fn as_u64(&self) -> Option<u64> {
+        match &self.0 {
+            Repr::Int(value) => u64::try_from(*value).ok(),
+            Repr::Big(digits) => digits.parse().ok(),
+            Repr::Float(_) => None,
+        }
+    }
+
     /// The value as `f64` (integers are converted, possibly losing precision).
     #[must_use]
     pub fn as_f64(&self) -> f64 {

@@ -188,3 +188,40 @@ impl From<Object> for Value {
         Self::Object(value)
     }
 }
+
+/// What indexing finds where there is nothing.
+static NULL: Value = Value::Null;
+
+impl std::ops::Index<&str> for Value {
+    type Output = Self;
+
+    /// The member `key` of an object, or `null` when this is not an object or has no
+    /// such member (as `serde_json` indexes), so that lookups chain:
+    /// `event["content"]["body"]`.
+    fn index(&self, key: &str) -> &Self {
+        self.as_object()
+            .and_then(|object| object.get(key))
+            .unwrap_or(&NULL)
+    }
+}
+
+impl std::ops::Index<usize> for Value {
+    type Output = Self;
+
+    /// The item at `index` of an array, or `null` when this is not an array or is
+    /// shorter.
+    fn index(&self, index: usize) -> &Self {
+        self.as_array()
+            .and_then(|items| items.get(index))
+            .unwrap_or(&NULL)
+    }
+}
+
+impl std::ops::Index<&str> for Object {
+    type Output = Value;
+
+    /// The member `key`, or `null` when there is none.
+    fn index(&self, key: &str) -> &Value {
+        self.get(key).unwrap_or(&NULL)
+    }
+}

@@ -1,32 +1,5 @@
-//! Redaction: the parts of an event that survive when it is redacted
-//! (<https://spec.matrix.org/v1.16/rooms/v11/#redactions>).
-//!
-//! The redacted form is what is signed and what the reference hash (and so, from room
-//! version 3, the event ID) covers. The keep-lists differ across room versions 1–5,
-//! 6–7, 8, 9–10 and 11–12; [`RedactionRules`] holds the switches.
-//!
-//! Matches Synapse where the spec is silent:
-//! * `content` is always present in the result, even when the event had none;
-//! * in room versions 11 and 12, a `third_party_invite` that is an object is kept as an
-//!   object holding only its `signed` member, and as `{}` when it has none;
-//! * [`redact`] keeps `unsigned.age_ts` and `unsigned.replaces_state` (the spec drops
-//!   `unsigned`; neither is signed or hashed, so this changes no signature or ID);
-//! * in room version 12 a create event (which must not carry `room_id`) loses a
-//!   `room_id` it carries, so its event ID never depends on that field.
-//!
-//! ```
-//! use matrix_serverlib::json::{self, ParseOptions};
-//! use matrix_serverlib::redact::redact;
-//! use matrix_serverlib::room_version::RoomVersion;
-//!
-//! let event = json::parse(
-//!     br#"{"type":"m.room.member","content":{"membership":"join","displayname":"A"},"origin":"x"}"#,
-//!     &ParseOptions::strict(),
-//! )?;
-//! let redacted = redact(event.as_object().unwrap_or(&Default::default()), &RoomVersion::V11);
-//! assert_eq!(json::to_string(&redacted.into()), r#"{"content":{"membership":"join"},"type":"m.room.member"}"#);
-//! # Ok::<(), matrix_serverlib::json::CanonicalJsonError>(())
-//! ```
+//! The redaction algorithm: which keys of an event survive, per room version's
+//! [`RedactionRules`], as a redacted object and as the bytes signatures cover.
 
 use crate::json::{self, Object, Value};
 use crate::room_version::{RedactionRules, RoomVersion};
