@@ -127,6 +127,7 @@ class Journey:
             self.read_state,
             self.typing_and_receipts,
             self.power_levels_refuse,
+            self.redactions,
             self.ban_unban_kick,
             self.bad_input,
             self.federation_read_side,
@@ -412,6 +413,27 @@ class Journey:
         expect(getattr(kick, "status_code", None) == "M_FORBIDDEN", f"bob kicking: {kick}")
         levels = await self.bob.room_put_state(self.private, "m.room.power_levels", {"users": {}})
         expect(getattr(levels, "status_code", None) == "M_FORBIDDEN", f"bob's power levels: {levels}")
+
+    async def redactions(self):
+        from urllib.parse import quote
+
+        from nio import RoomRedactResponse, RoomSendResponse
+
+        content = {"msgtype": "m.text", "body": "to be redacted"}
+        sent = await self.alice.room_send(self.private, "m.room.message", content)
+        expect(isinstance(sent, RoomSendResponse), f"send: {sent}")
+        refused = await self.bob.room_redact(self.private, sent.event_id, reason="not mine")
+        expect(getattr(refused, "status_code", None) == "M_FORBIDDEN",
+               f"bob redacting alice's message: {refused}")
+        redacted = await self.alice.room_redact(self.private, sent.event_id, reason="mine")
+        expect(isinstance(redacted, RoomRedactResponse), f"alice redacting hers: {redacted}")
+        path = (f"/_matrix/client/v3/rooms/{quote(self.private, safe='')}/event/"
+                f"{quote(sent.event_id, safe='')}")
+        status, event = await self.raw("GET", path, self.alice.access_token)
+        because = event.get("unsigned", {}).get("redacted_because", {})
+        expect(status == 200 and event.get("content") == {}
+               and because.get("event_id") == redacted.event_id,
+               f"the redacted event: {status} {event}")
 
     async def ban_unban_kick(self):
         from nio import JoinResponse, RoomBanResponse, RoomKickResponse, RoomUnbanResponse

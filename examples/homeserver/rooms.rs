@@ -7,17 +7,18 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use matrix_serverlib::auth::{self, AuthEvents, StateKey};
+use matrix_serverlib::auth::{self, AuthEvents, NamedLevel, PowerLevels, StateKey};
 use matrix_serverlib::base64;
 use matrix_serverlib::event::{BuildError, EventBuilder, Pdu, PduError};
 use matrix_serverlib::id::{EventId, UserId};
 use matrix_serverlib::json::{Object, Value};
+use matrix_serverlib::redact::{RedactionRefusal, RedactionSource, may_redact};
 use matrix_serverlib::room_version::{EventFormat, RoomVersion};
 use matrix_serverlib::state_res;
 
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
-use crate::storage::{NewEvent, StateMap, Storage};
+use crate::storage::{EventStatus, NewEvent, StateMap, Storage};
 
 /// An event the server is about to create: type, optional state key and content.
 #[derive(Debug, Clone)]
@@ -28,6 +29,8 @@ pub(crate) struct Draft {
     pub(crate) state_key: Option<String>,
     /// The content.
     pub(crate) content: Object,
+    /// A redaction's top-level `redacts` (room versions 1 to 10).
+    pub(crate) redacts: Option<String>,
 }
 
 impl Draft {
@@ -37,6 +40,7 @@ impl Draft {
             event_type: event_type.to_owned(),
             state_key: Some(state_key.to_owned()),
             content,
+            redacts: None,
         }
     }
 
@@ -46,7 +50,21 @@ impl Draft {
             event_type: event_type.to_owned(),
             state_key: None,
             content,
+            redacts: None,
         }
+    }
+
+    /// A redaction of `event_id`, which names it in `content.redacts` from room
+    /// version 11 and in the top-level `redacts` before (as Synapse writes it).
+    pub(crate) fn redaction(version: &RoomVersion, event_id: &str, mut content: Object) -> Self {
+        let mut draft = Self::message("m.room.redaction", Object::new());
+        if version.redaction.keeps_redaction_redacts {
+            content.insert("redacts", Value::from(event_id));
+        } else {
+            draft.redacts = Some(event_id.to_owned());
+        }
+        draft.content = content;
+        draft
     }
 }
 
@@ -80,6 +98,9 @@ pub(crate) fn send(
         return EventId::parse(&event_id).map_err(|e| ApiError::internal("txn", e));
     }
     let (pdu, state_after) = prepare(store, app, room_id, sender, draft)?;
+    if pdu.event_type() == "m.room.redaction" {
+        check_local_redaction(store, &pdu, &state_after)?;
+    }
     store.append_event(&NewEvent {
         pdu: &pdu,
         state_after: &state_after,
@@ -88,6 +109,59 @@ pub(crate) fn send(
     federate(store, app, &pdu, None)?;
     app.notify();
     Ok(pdu.event_id().clone())
+}
+
+/// The checks a redaction one of our users sends must pass beyond the authorization
+/// rules: the core's [`may_redact`] for a local client (the redact level or the
+/// user's own event; never the create or a server-ACL event), and, as Synapse answers,
+/// `M_NOT_FOUND` for an unknown target unless the sender could redact anything.
+fn check_local_redaction(store: &Storage, pdu: &Pdu, state: &StateMap) -> ApiResult<()> {
+    let Some(redacts) = pdu.redacts() else {
+        return Ok(());
+    };
+    let version = pdu.room_version();
+    let read = |event_type: &str| -> ApiResult<Option<Pdu>> {
+        match state.get(&StateKey::new(event_type, "")) {
+            Some(id) => load_pdu(store, id, version).map(Some),
+            None => Ok(None),
+        }
+    };
+    let create = read("m.room.create")?
+        .ok_or_else(|| ApiError::internal("redaction", "room without a create event"))?;
+    let power = read("m.room.power_levels")?;
+    let levels = PowerLevels::new(
+        version,
+        create.as_object(),
+        power.as_ref().map(Pdu::as_object),
+    );
+    let target = match store.event(redacts)? {
+        Some(stored) if stored.status == EventStatus::Timeline => {
+            Some(crate::storage::parse_pdu(&stored.json, version)?)
+        }
+        _ => None,
+    };
+    let Some(target) = target else {
+        let level = levels
+            .user_level(pdu.sender().as_str())
+            .map_err(|e| ApiError::internal("power levels", e))?;
+        let needed = levels
+            .named_level(NamedLevel::Redact)
+            .map_err(|e| ApiError::internal("power levels", e))?;
+        return if level >= needed {
+            Ok(())
+        } else {
+            Err(ApiError::not_found(format!(
+                "could not find event {redacts}"
+            )))
+        };
+    };
+    match may_redact(pdu, &target, &levels, RedactionSource::LocalClient) {
+        Ok(_) => Ok(()),
+        Err(refusal @ RedactionRefusal::DifferentRoom { .. }) => {
+            Err(ApiError::invalid_param(format!("cannot redact: {refusal}")))
+        }
+        Err(refusal) => Err(ApiError::forbidden(format!("cannot redact: {refusal}"))),
+    }
 }
 
 /// Builds, signs and authorises an event on the room's forward extremities without
@@ -167,7 +241,7 @@ pub(crate) fn accept_remote(
     // Already in the timeline; an outlier goes on and takes its place there.
     if store
         .event(pdu.event_id().as_str())?
-        .is_some_and(|stored| stored.status == crate::storage::EventStatus::Timeline)
+        .is_some_and(|stored| stored.status == EventStatus::Timeline)
     {
         return Ok(false);
     }
@@ -420,6 +494,9 @@ fn build(
     }
     if let Some(state_key) = &draft.state_key {
         builder = builder.state_key(state_key);
+    }
+    if let Some(redacts) = &draft.redacts {
+        builder = builder.field("redacts", Value::from(redacts.as_str()));
     }
     if legacy {
         // Room versions 1 and 2: the sending server names the event, and references
@@ -874,6 +951,117 @@ mod tests {
         }
     }
 
+    /// Redactions follow the spec's rules through the core's `may_redact`: a power-0
+    /// member may redact only their own events (before, any member could redact
+    /// anyone's), the redact level may redact others', an unknown target is
+    /// `M_NOT_FOUND` without that level, the create event is never redacted; an applied
+    /// redaction is stored over its target and served with `redacted_because`.
+    #[test]
+    fn redactions_follow_the_rules() {
+        const CAROL: &str = "@carol:test.example";
+        for version in [RoomVersion::V10, RoomVersion::V11, RoomVersion::V12] {
+            let (app, mut store, dir) = open(&version);
+            let room_id = room(&app, &mut store, version);
+            let join = Draft::state("m.room.member", CAROL, member("join"));
+            send(&mut store, &app, &room_id, CAROL, join, None).unwrap();
+            let message = |body: &str| {
+                Draft::message("m.room.message", object([("body", Value::from(body))]))
+            };
+            let bobs = send(&mut store, &app, &room_id, BOB, message("bob's"), None).unwrap();
+            let carols = send(&mut store, &app, &room_id, CAROL, message("one"), None).unwrap();
+            let carols_2 = send(&mut store, &app, &room_id, CAROL, message("two"), None).unwrap();
+            let redaction = |id: &EventId| {
+                Draft::redaction(
+                    &version,
+                    id.as_str(),
+                    object([("reason", Value::from("r"))]),
+                )
+            };
+            let id = version.id;
+
+            let before = store.max_stream().unwrap();
+            let refused = send(&mut store, &app, &room_id, CAROL, redaction(&bobs), None);
+            let refused = refused.unwrap_err().to_string();
+            assert!(refused.contains("M_FORBIDDEN"), "{id}: {refused}");
+            assert_eq!(store.max_stream().unwrap(), before, "{id}");
+
+            let own = send(&mut store, &app, &room_id, CAROL, redaction(&carols), None).unwrap();
+            send(&mut store, &app, &room_id, BOB, redaction(&carols_2), None).unwrap();
+
+            let missing = EventId::parse("$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA").unwrap();
+            let refused = send(&mut store, &app, &room_id, CAROL, redaction(&missing), None);
+            let refused = refused.unwrap_err().to_string();
+            assert!(refused.contains("M_NOT_FOUND"), "{id}: {refused}");
+            let create = store
+                .current_state(&room_id)
+                .unwrap()
+                .get(&StateKey::new("m.room.create", ""))
+                .cloned()
+                .unwrap();
+            let refused = send(&mut store, &app, &room_id, ALICE, redaction(&create), None);
+            assert!(
+                refused.unwrap_err().to_string().contains("M_FORBIDDEN"),
+                "{id}"
+            );
+
+            for (target, redaction) in [(&carols, Some(&own)), (&bobs, None)] {
+                let stored = store.event(target.as_str()).unwrap().unwrap();
+                let shown = crate::client::format::client_event(&stored, None).unwrap();
+                let because = shown["unsigned"]["redacted_because"]["event_id"].as_str();
+                assert_eq!(because, redaction.map(EventId::as_str), "{id}");
+                let body = shown["content"]["body"].as_str();
+                assert_eq!(body, redaction.is_none().then_some("bob's"), "{id}");
+            }
+            let second = store.event(carols_2.as_str()).unwrap().unwrap();
+            assert!(second.json.contains("redacted_because"), "{id}");
+            std::fs::remove_dir_all(dir).unwrap();
+        }
+    }
+
+    /// The gate of `/joined_members` and `/aliases`: members who left or were banned
+    /// no longer read who is in the room now (before, they did, including members who
+    /// joined after the ban); in a `world_readable` room anyone reads the aliases, but
+    /// a departed member still not the joined members, as Synapse answers.
+    #[test]
+    fn departed_members_do_not_read_the_current_room() {
+        use crate::client::format::current_member_or_world_readable as gate;
+        const CAROL: &str = "@carol:test.example";
+        const DAVE: &str = "@dave:test.example";
+        let version = RoomVersion::V12;
+        let (app, mut store, dir) = open(&version);
+        let room_id = room(&app, &mut store, version);
+        for user in [CAROL, DAVE] {
+            let join = Draft::state("m.room.member", user, member("join"));
+            send(&mut store, &app, &room_id, user, join, None).unwrap();
+        }
+        let leave = Draft::state("m.room.member", CAROL, member("leave"));
+        send(&mut store, &app, &room_id, CAROL, leave, None).unwrap();
+        let ban = Draft::state("m.room.member", DAVE, member("ban"));
+        send(&mut store, &app, &room_id, ALICE, ban, None).unwrap();
+        let forbidden = |result: ApiResult<()>| {
+            result.is_err_and(|error| error.to_string().contains("M_FORBIDDEN"))
+        };
+        for departed_refused in [true, false] {
+            assert!(gate(&store, &room_id, BOB, departed_refused).is_ok());
+            for user in [CAROL, DAVE, "@eve:test.example"] {
+                assert!(
+                    forbidden(gate(&store, &room_id, user, departed_refused)),
+                    "{user}"
+                );
+            }
+        }
+        let unknown = gate(&store, "!unknown:test.example", BOB, true);
+        assert!(unknown.is_err_and(|error| error.to_string().contains("M_NOT_FOUND")));
+
+        let readable = object([("history_visibility", Value::from("world_readable"))]);
+        let visibility = Draft::state("m.room.history_visibility", "", readable);
+        send(&mut store, &app, &room_id, ALICE, visibility, None).unwrap();
+        assert!(gate(&store, &room_id, "@eve:test.example", true).is_ok());
+        assert!(gate(&store, &room_id, CAROL, false).is_ok());
+        assert!(forbidden(gate(&store, &room_id, CAROL, true)));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
     /// The authorization rules refuse what the power levels forbid, and the refusal
     /// leaves the room untouched.
     #[test]
@@ -956,7 +1144,7 @@ mod tests {
             let first = crate::storage::parse_pdu(&all[all.len() - 2].json, &version).unwrap();
             let second = crate::storage::parse_pdu(&all[all.len() - 1].json, &version).unwrap();
             store
-                .put_outside_timeline(&first, crate::storage::EventStatus::Outlier)
+                .put_outside_timeline(&first, EventStatus::Outlier)
                 .unwrap();
             assert_eq!(
                 store

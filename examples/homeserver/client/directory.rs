@@ -89,7 +89,7 @@ pub(crate) async fn room_aliases(
 ) -> ApiResult<Json<Value>> {
     let aliases = app
         .db(move |store| {
-            format::visible_range(store, &room_id, &auth.user_id)?;
+            format::current_member_or_world_readable(store, &room_id, &auth.user_id, false)?;
             store.room_aliases(&room_id)
         })
         .await?;

@@ -54,6 +54,19 @@ pub(crate) fn client_event(event: &StoredEvent, viewer: Option<Viewer<'_>>) -> A
     {
         unsigned.insert("transaction_id".to_owned(), Value::from(txn_id.as_str()));
     }
+    // A redacted event carries its redaction (stored in federation form).
+    if let Some(Value::Object(redaction)) = pdu
+        .get("unsigned")
+        .and_then(|unsigned| unsigned.get("redacted_because"))
+    {
+        let mut because: Map<String, Value> = CLIENT_FIELDS
+            .iter()
+            .chain(&["event_id", "type"])
+            .filter_map(|field| Some(((*field).to_owned(), redaction.get(*field)?.clone())))
+            .collect();
+        because.insert("room_id".to_owned(), Value::from(event.room_id.as_str()));
+        unsigned.insert("redacted_because".to_owned(), Value::Object(because));
+    }
     out.insert("unsigned".to_owned(), Value::Object(unsigned));
     Ok(Value::Object(out))
 }
@@ -177,6 +190,40 @@ pub(crate) fn visible_range(
             "{user_id} is not in room {room_id}"
         ))),
     }
+}
+
+/// Who may read what a room is now (its joined members, its aliases), as Synapse
+/// gates it: current members, and anyone when the history is `world_readable`, except
+/// that with `departed_refused` (`/joined_members`) a user who was a member and no
+/// longer is gets `M_FORBIDDEN` even then.
+///
+/// # Errors
+///
+/// `M_NOT_FOUND` for an unknown room, `M_FORBIDDEN` for anyone else.
+pub(crate) fn current_member_or_world_readable(
+    store: &Storage,
+    room_id: &str,
+    user_id: &str,
+    departed_refused: bool,
+) -> ApiResult<()> {
+    if store.room_version(room_id)?.is_none() {
+        return Err(ApiError::not_found(format!("unknown room {room_id}")));
+    }
+    let membership = store.membership(room_id, user_id)?;
+    if matches!(&membership, Some((m, _)) if m == "join") {
+        return Ok(());
+    }
+    let world_readable = store
+        .current_state_event(room_id, "m.room.history_visibility", "")?
+        .and_then(|event| content_str(&event, "history_visibility"))
+        .is_some_and(|visibility| visibility == "world_readable");
+    let departed = matches!(&membership, Some((m, _)) if m == "leave" || m == "ban");
+    if world_readable && !(departed_refused && departed) {
+        return Ok(());
+    }
+    Err(ApiError::forbidden(format!(
+        "{user_id} is not a member of room {room_id}"
+    )))
 }
 
 /// A string in a stored event's content.

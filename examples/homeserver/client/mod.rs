@@ -50,6 +50,10 @@ pub(crate) fn router() -> Router<App> {
             "/rooms/{room_id}/send/{event_type}/{txn_id}",
             put(room::send),
         )
+        .route(
+            "/rooms/{room_id}/redact/{event_id}/{txn_id}",
+            put(room::redact),
+        )
         .route("/rooms/{room_id}/state", get(room::get_state))
         .route(
             "/rooms/{room_id}/state/{event_type}",

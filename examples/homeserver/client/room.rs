@@ -371,6 +371,35 @@ pub(crate) async fn send(
     Ok(Json(json!({ "event_id": event_id.as_str() })))
 }
 
+/// `PUT /rooms/{roomId}/redact/{eventId}/{txnId}`: an `m.room.redaction` of the event,
+/// with the body's optional `reason`, under the rules of [`rooms::send`] (the core's
+/// `may_redact` for a local client).
+pub(crate) async fn redact(
+    State(app): State<App>,
+    auth: Auth,
+    Path((room_id, event_id, txn_id)): Path<(String, String, String)>,
+    body: JsonBody,
+) -> ApiResult<Json<Value>> {
+    let reason = body.opt_str("reason")?.map(str::to_owned);
+    let handle = app.clone();
+    let event_id = app
+        .db(move |store| {
+            let version = room_version(store, &room_id)?;
+            let mut content = matrix_serverlib::json::Object::new();
+            if let Some(reason) = reason {
+                content.insert("reason", matrix_serverlib::json::Value::from(reason));
+            }
+            let txn = Txn {
+                device_id: &auth.device_id,
+                txn_id: &txn_id,
+            };
+            let draft = Draft::redaction(&version, &event_id, content);
+            rooms::send(store, &handle, &room_id, &auth.user_id, draft, Some(txn))
+        })
+        .await?;
+    Ok(Json(json!({ "event_id": event_id.as_str() })))
+}
+
 /// `PUT /rooms/{roomId}/state/{eventType}/{stateKey}`.
 pub(crate) async fn put_state(
     State(app): State<App>,
@@ -528,7 +557,7 @@ pub(crate) async fn joined_members(
 ) -> ApiResult<Json<Value>> {
     let joined = app
         .db(move |store| {
-            visible_range(store, &room_id, &auth.user_id)?;
+            format::current_member_or_world_readable(store, &room_id, &auth.user_id, true)?;
             let mut joined = Map::new();
             for user in store.members_with(&room_id, "join")? {
                 let event = store.current_state_event(&room_id, "m.room.member", &user)?;

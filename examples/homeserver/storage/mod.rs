@@ -22,6 +22,7 @@ use matrix_serverlib::room_version::RoomVersion;
 use crate::error::{ApiError, ApiResult};
 
 mod lazy;
+mod redactions;
 mod remote;
 
 pub(crate) use lazy::{EventCache, RoomEvents};
@@ -202,6 +203,7 @@ impl Storage {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
         remote::migrate(&conn)?;
+        redactions::migrate(&conn)?;
         Ok(Self { conn })
     }
 
@@ -953,6 +955,7 @@ fn write_event(tx: &Transaction<'_>, event: &NewEvent<'_>) -> ApiResult<i64> {
             params![user, device, txn, event_id],
         )?;
     }
+    redactions::on_timeline_event(tx, pdu)?;
     Ok(stream)
 }
 

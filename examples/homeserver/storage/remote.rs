@@ -261,6 +261,7 @@ impl Storage {
                     json
                 ],
             )?;
+            super::redactions::on_timeline_event(&tx, pdu)?;
         }
         tx.commit()?;
         Ok(())
