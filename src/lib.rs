@@ -50,11 +50,12 @@
 //! 4. The event ID, room ID, sender and references are on the [`event::Pdu`]; the
 //!    content views ([`event::MemberContent`] and the others) read what the
 //!    authorization rules need.
-//! 5. Check the event's own `auth_events` listing with [`auth::check_auth_events`]
-//!    (and in room version 12 the create event its room ID names with
-//!    [`auth::check_room_create_event`]), then authorise it against those events and against the state before it with
-//!    [`auth::check`] (ask first which state it needs: [`auth::auth_types`]). A
-//!    [`auth::Rejection`] names the rule that failed.
+//! 5. Authorize it with one call, [`auth::authorize`]: rule B (v12: the room ID names
+//!    the create event), rule C (its own `auth_events`) and the state-dependent rules
+//!    against the state before it (ask first which state it needs:
+//!    [`auth::auth_types`]); [`auth::authorize_by_auth_events`] is the same against
+//!    the event's own auth events (check 4 on receipt). A [`auth::Rejection`] names the
+//!    rule that failed.
 //!
 //! 6. Where the event has several `prev_events`, the state before it is the
 //!    resolution of the states after each: [`state_res::resolve`] (or
@@ -63,9 +64,97 @@
 //!
 //! ## Sending an event
 //!
-//! [`event::EventBuilder`] takes the room version, sender, type, content, state key,
-//! references, depth and timestamp, then hashes, signs and returns the [`event::Pdu`]
-//! with its event ID.
+//! [`event::EventBuilder::build_in_room`] is the one call: given the sender, type,
+//! content and state key, the state before the event and its prev events, it selects
+//! the auth events, writes the references in the room version's format, sets the
+//! depth and room ID, hashes, signs and authorizes, and returns the [`event::Pdu`] with
+//! its event ID, or the [`auth::Rejection`] the rules gave.
+//!
+//! ## A bridge's path for one event
+//!
+//! From the bytes a server sent to what a bridge forwards: receive (format, signatures,
+//! content hash), authorize against the room state, apply a redaction if one is
+//! allowed, and convert to the client format.
+//!
+//! ```
+//! use std::collections::BTreeMap;
+//!
+//! use matrix_serverlib::auth::{self, AuthEvents, PowerLevels, StateKey};
+//! use matrix_serverlib::crypto::{PublicKeys, SigningKey};
+//! use matrix_serverlib::event::{ClientEvent, EventBuilder, Pdu, receive_pdu};
+//! use matrix_serverlib::json::{Object, Value};
+//! use matrix_serverlib::redact::{RedactionSource, may_redact};
+//! use matrix_serverlib::room_version::RoomVersion;
+//!
+//! let version = RoomVersion::V12;
+//! let key = SigningKey::from_seed("ed25519:1", [4; 32]);
+//! let mut keys = PublicKeys::new();
+//! keys.insert("remote.example", "ed25519:1", key.public_key());
+//!
+//! // The room as the bridge knows it: a create event and Alice's join.
+//! let mut events: BTreeMap<_, Pdu> = BTreeMap::new();
+//! let mut state = BTreeMap::new();
+//! let mut prev: Vec<Pdu> = Vec::new();
+//! let join = {
+//!     let mut content = Object::new();
+//!     content.insert("membership", Value::from("join"));
+//!     content
+//! };
+//! for (event_type, state_key, content) in [
+//!     ("m.room.create", "", Object::new()),
+//!     ("m.room.member", "@alice:remote.example", join),
+//! ] {
+//!     let prev_refs: Vec<&Pdu> = prev.iter().collect();
+//!     let pdu = EventBuilder::new(&version, "@alice:remote.example", event_type)
+//!         .state_key(state_key)
+//!         .content(content)
+//!         .build_in_room(&state, &prev_refs, &events, "remote.example", &key)?;
+//!     state.insert(StateKey::new(event_type, state_key), pdu.event_id().clone());
+//!     events.insert(pdu.event_id().clone(), pdu.clone());
+//!     prev = vec![pdu];
+//! }
+//!
+//! // A message arrives as bytes; receive it, then authorize it against the state.
+//! let mut body = Object::new();
+//! body.insert("msgtype", Value::from("m.text"));
+//! body.insert("body", Value::from("hello, bridge"));
+//! let prev_refs: Vec<&Pdu> = prev.iter().collect();
+//! let sent = EventBuilder::new(&version, "@alice:remote.example", "m.room.message")
+//!     .content(body)
+//!     .origin_server_ts(1_000)
+//!     .build_in_room(&state, &prev_refs, &events, "remote.example", &key)?;
+//! let received = receive_pdu(&sent.to_canonical_bytes(), &version, &keys)?;
+//! assert!(received.content_hash_ok());
+//! let message = received.pdu();
+//! let listed: Vec<&Pdu> = message.auth_events().iter().filter_map(|id| events.get(id)).collect();
+//! let mut room_state = AuthEvents::new();
+//! for id in state.values() {
+//!     room_state.insert_pdu(&events[id]);
+//! }
+//! auth::authorize(message, &listed, &room_state)?;
+//!
+//! // Alice then redacts it; the redaction may strip it (her own event).
+//! let prev_refs = [message];
+//! let redaction = EventBuilder::new(&version, "@alice:remote.example", "m.room.redaction")
+//!     .redacts(message.event_id().as_str())
+//!     .build_in_room(&state, &prev_refs, &events, "remote.example", &key)?;
+//! let create = &events[&state[&StateKey::new("m.room.create", "")]];
+//! let levels = PowerLevels::new(&version, create.as_object(), None);
+//! may_redact(&redaction, message, &levels, RedactionSource::Received)?;
+//! let shown = message.redacted_because(&redaction);
+//!
+//! // What the bridge forwards: the client format, with age and the redaction.
+//! let event = ClientEvent::new(&shown).now(1_500).to_object();
+//! assert_eq!(event["content"], Value::Object(Object::new()));
+//! assert_eq!(event["unsigned"]["age"].as_i64(), Some(500));
+//! assert_eq!(
+//!     event["unsigned"]["redacted_because"]["event_id"].as_str(),
+//!     Some(redaction.event_id().as_str())
+//! );
+//! let forwarded = serde_json::to_string(&ClientEvent::new(&shown))?;
+//! assert!(forwarded.contains("\"redacted_because\""));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 //!
 //! ## Features
 //!

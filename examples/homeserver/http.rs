@@ -182,14 +182,14 @@ pub(crate) fn kind(value: &Value) -> &'static str {
     }
 }
 
-/// Event content from a client: a JSON object, which in room versions 6+ must be
-/// canonical JSON (integers only, within ±(2^53−1)).
+/// Event content from a client: a JSON object of what events of `version` may carry
+/// (the library's `RoomVersion::allows_json`).
 pub(crate) fn event_content(
     content: Map<String, Value>,
-    strict: bool,
+    version: &matrix_serverlib::room_version::RoomVersion,
 ) -> Result<matrix_serverlib::json::Object, ApiError> {
     let value = matrix_serverlib::json::Value::from(Value::Object(content));
-    if strict && !value.is_strict_canonical() {
+    if !version.allows_json(&value) {
         return Err(ApiError::bad_json(
             "event content must be canonical JSON: integers only, within ±(2^53−1)",
         ));

@@ -1,24 +1,22 @@
 //! Room events, every one made by the library: the state before the event (state
-//! resolution where the room's forward extremities fork), the auth events the
-//! authorization rules ask for ([`auth::auth_types`]), the event itself
-//! ([`EventBuilder`], hashed and signed with the server's key), then the checks
-//! ([`auth::check_auth_events`], [`auth::check_room_create_event`] and
-//! [`auth::check`]) before it is stored, in one transaction, and acknowledged.
+//! resolution where the room's forward extremities fork), then one call
+//! ([`EventBuilder::build_in_room`]) that selects the auth events, builds the event in
+//! the room version's format, signs it with the server's key and authorises it, before
+//! it is stored, in one transaction, and acknowledged.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use matrix_serverlib::auth::{self, AuthEvents, NamedLevel, PowerLevels, StateKey};
-use matrix_serverlib::base64;
-use matrix_serverlib::event::{BuildError, EventBuilder, Pdu, PduError};
+use matrix_serverlib::event::{BuildError, EventBuilder, Pdu, PduError, RoomCreators};
 use matrix_serverlib::id::{EventId, UserId};
 use matrix_serverlib::json::{Object, Value};
 use matrix_serverlib::redact::{RedactionRefusal, RedactionSource, may_redact};
-use matrix_serverlib::room_version::{EventFormat, RoomVersion};
+use matrix_serverlib::room_version::RoomVersion;
 use matrix_serverlib::state_res;
 
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
-use crate::storage::{EventStatus, NewEvent, StateMap, Storage};
+use crate::storage::{EventCache, EventStatus, NewEvent, RoomEvents, StateMap, Storage};
 
 /// An event the server is about to create: type, optional state key and content.
 #[derive(Debug, Clone)]
@@ -29,7 +27,7 @@ pub(crate) struct Draft {
     pub(crate) state_key: Option<String>,
     /// The content.
     pub(crate) content: Object,
-    /// A redaction's top-level `redacts` (room versions 1 to 10).
+    /// The event a redaction redacts.
     pub(crate) redacts: Option<String>,
 }
 
@@ -54,16 +52,11 @@ impl Draft {
         }
     }
 
-    /// A redaction of `event_id`, which names it in `content.redacts` from room
-    /// version 11 and in the top-level `redacts` before (as Synapse writes it).
-    pub(crate) fn redaction(version: &RoomVersion, event_id: &str, mut content: Object) -> Self {
-        let mut draft = Self::message("m.room.redaction", Object::new());
-        if version.redaction.keeps_redaction_redacts {
-            content.insert("redacts", Value::from(event_id));
-        } else {
-            draft.redacts = Some(event_id.to_owned());
-        }
-        draft.content = content;
+    /// A redaction of `event_id` (the library writes `redacts` where the room version
+    /// reads it).
+    pub(crate) fn redaction(event_id: &str, content: Object) -> Self {
+        let mut draft = Self::message("m.room.redaction", content);
+        draft.redacts = Some(event_id.to_owned());
         draft
     }
 }
@@ -342,13 +335,13 @@ pub(crate) fn create(
     creator: &str,
     content: Object,
 ) -> ApiResult<String> {
-    // Room versions 1 to 11 name the room in the event; 12 derives the ID from it.
-    let room_id = (!version.room_id_from_create_event)
-        .then(|| format!("!{}:{}", crate::random_string(18), app.server_name()));
+    // Room versions 1 to 11 name the room in the event; in 12 the library drops the
+    // name and derives the ID from the event.
+    let room_id = format!("!{}:{}", crate::random_string(18), app.server_name());
     let draft = Draft::state("m.room.create", "", content);
     let at = Position {
         version,
-        room_id: room_id.as_deref(),
+        room_id: Some(&room_id),
         prev_events: &[],
         state_before: &StateMap::new(),
     };
@@ -423,8 +416,10 @@ struct Position<'a> {
     state_before: &'a StateMap,
 }
 
-/// Builds the event with the library and checks it against the authorization rules:
-/// the auth events are the state entries [`auth::auth_types`] selects.
+/// Builds, signs and authorises the event with the library's one call
+/// ([`EventBuilder::build_in_room`]): it selects the auth events from the state before,
+/// writes the references in the room version's format and refuses what the rules
+/// refuse.
 fn build_and_authorize(
     store: &Storage,
     app: &App,
@@ -432,63 +427,9 @@ fn build_and_authorize(
     sender: &str,
     draft: Draft,
 ) -> ApiResult<Pdu> {
-    let version = at.version;
-    // Ask which state the rules need, from the event's type, sender, key and content.
-    let mut proto = Object::new();
-    proto.insert("type", Value::from(draft.event_type.as_str()));
-    proto.insert("sender", Value::from(sender));
-    proto.insert("content", Value::Object(draft.content.clone()));
-    if let Some(state_key) = &draft.state_key {
-        proto.insert("state_key", Value::from(state_key.as_str()));
-    }
-    let wanted =
-        auth::auth_types(&proto, version).map_err(|e| ApiError::bad_json(e.to_string()))?;
-    let auth_pdus = wanted
-        .iter()
-        .filter_map(|key| at.state_before.get(key))
-        .map(|id| load_pdu(store, id, version))
-        .collect::<ApiResult<Vec<Pdu>>>()?;
-    let pdu = build(app, at, sender, draft, &auth_pdus)?;
-
-    // Rule C: the listed auth events; rule B (v12): the room ID names the create event.
-    let listed: Vec<&Object> = auth_pdus
-        .iter()
-        .filter(|auth| !(version.room_id_from_create_event && auth.event_type() == "m.room.create"))
-        .map(Pdu::as_object)
-        .collect();
-    auth::check_auth_events(pdu.as_object(), &listed, version)
-        .map_err(|r| ApiError::rejected(&r))?;
-    let create = auth_pdus
-        .iter()
-        .find(|auth| auth.event_type() == "m.room.create");
-    auth::check_room_create_event(pdu.as_object(), create.map(Pdu::as_object), version)
-        .map_err(|r| ApiError::rejected(&r))?;
-    // Rules A and D to M, against the state before the event.
-    let state: AuthEvents<'_> = auth_pdus.iter().map(Pdu::as_object).collect();
-    auth::check_pdu(&pdu, &state).map_err(|r| ApiError::rejected(&r))?;
-    Ok(pdu)
-}
-
-/// The library's [`EventBuilder`], with the references of the room version's format.
-fn build(
-    app: &App,
-    at: &Position<'_>,
-    sender: &str,
-    draft: Draft,
-    auth_pdus: &[Pdu],
-) -> ApiResult<Pdu> {
-    let (version, prev_events) = (at.version, at.prev_events);
-    let legacy = version.event_format == EventFormat::EventIdInPdu;
-    let mut builder = EventBuilder::new(version, sender, &draft.event_type)
+    let mut builder = EventBuilder::new(at.version, sender, &draft.event_type)
         .content(draft.content)
-        .origin_server_ts(crate::now_ms())
-        .depth(
-            prev_events
-                .iter()
-                .map(Pdu::depth)
-                .max()
-                .map_or(1, |depth| depth + 1),
-        );
+        .origin_server_ts(crate::now_ms());
     if let Some(room_id) = at.room_id {
         builder = builder.room_id(room_id);
     }
@@ -496,44 +437,21 @@ fn build(
         builder = builder.state_key(state_key);
     }
     if let Some(redacts) = &draft.redacts {
-        builder = builder.field("redacts", Value::from(redacts.as_str()));
+        builder = builder.redacts(redacts);
     }
-    if legacy {
-        // Room versions 1 and 2: the sending server names the event, and references
-        // carry the referenced event's content hash.
-        builder = builder.event_id(&format!(
-            "${}:{}",
-            crate::random_string(18),
-            app.server_name()
-        ));
-        for prev in prev_events {
-            builder = builder.prev_event_with_hash(
-                prev.event_id().as_str(),
-                &base64::encode(prev.content_hash()),
-            );
-        }
-    } else {
-        for prev in prev_events {
-            builder = builder.prev_event(prev.event_id().as_str());
-        }
-    }
-    for auth_pdu in auth_pdus {
-        // Room version 12 never lists the create event.
-        if version.room_id_from_create_event && auth_pdu.event_type() == "m.room.create" {
-            continue;
-        }
-        builder = if legacy {
-            builder.auth_event_with_hash(
-                auth_pdu.event_id().as_str(),
-                &base64::encode(auth_pdu.content_hash()),
-            )
-        } else {
-            builder.auth_event(auth_pdu.event_id().as_str())
-        };
-    }
+    let cache = EventCache::default();
+    let events = RoomEvents::new(store, at.room_id.unwrap_or_default(), *at.version, &cache);
+    let prev_events: Vec<&Pdu> = at.prev_events.iter().collect();
     builder
-        .build(app.server_name(), app.key())
+        .build_in_room(
+            at.state_before,
+            &prev_events,
+            &events,
+            app.server_name(),
+            app.key(),
+        )
         .map_err(|error| match error {
+            BuildError::Rejected(rejection) => ApiError::rejected(&rejection),
             BuildError::Invalid(PduError::TooLarge { len, max }) => {
                 ApiError::too_large(format!("event is {len} bytes, over the limit of {max}"))
             }
@@ -614,20 +532,10 @@ pub(crate) fn create_room(
 ) -> ApiResult<String> {
     let version = request.version;
     let trusted = request.preset == Preset::TrustedPrivateChat;
-    let mut create_content = request.creation_content.clone();
-    create_content.insert("room_version", Value::from(version.id));
-    if version.auth.creator_in_content {
-        create_content.insert("creator", Value::from(creator));
-    }
-    if trusted && version.auth.creators_infinite_power && !request.invite.is_empty() {
-        // Room version 12: the trusted invitees are creators too.
-        let invitees = request
-            .invite
-            .iter()
-            .map(|user| Value::from(user.as_str()))
-            .collect();
-        create_content.insert("additional_creators", Value::Array(invitees));
-    }
+    // The trusted invitees share the creator's power.
+    let co_creators: &[String] = if trusted { &request.invite } else { &[] };
+    let creators = RoomCreators::new(&version, creator, co_creators);
+    let create_content = creators.create_content(request.creation_content.clone());
     let room_id = create(store, app, &version, creator, create_content)?;
     let send_state = |store: &mut Storage, event_type: &str, state_key: &str, content: Object| {
         send(
@@ -713,17 +621,9 @@ pub(crate) fn create_room(
 /// The default power levels (as Synapse sets them), with the preset's changes and the
 /// request's override merged in.
 fn power_levels(request: &CreateRoom, creator: &str) -> Object {
-    let version = &request.version;
-    let mut users = Object::new();
-    // Room version 12 creators have infinite power and may not be listed.
-    if !version.auth.creators_infinite_power {
-        users.insert(creator, Value::from(100));
-    }
-    if request.preset == Preset::TrustedPrivateChat && !version.auth.creators_infinite_power {
-        for invitee in &request.invite {
-            users.insert(invitee.as_str(), Value::from(100));
-        }
-    }
+    let trusted = request.preset == Preset::TrustedPrivateChat;
+    let co_creators: &[String] = if trusted { &request.invite } else { &[] };
+    let users = RoomCreators::new(&request.version, creator, co_creators).power_levels_users();
     let events = object([
         ("m.room.avatar", Value::from(50)),
         ("m.room.canonical_alias", Value::from(50)),
@@ -867,10 +767,7 @@ mod tests {
 
     /// A public room where Alice is the creator and Bob, joined, has power 50.
     fn room(app: &App, store: &mut Storage, version: RoomVersion) -> String {
-        let mut users = Object::new();
-        if !version.auth.creators_infinite_power {
-            users.insert(ALICE, Value::from(100));
-        }
+        let mut users = RoomCreators::new(&version, ALICE, &[]).power_levels_users();
         users.insert(BOB, Value::from(50));
         let request = CreateRoom {
             version,
@@ -971,11 +868,7 @@ mod tests {
             let carols = send(&mut store, &app, &room_id, CAROL, message("one"), None).unwrap();
             let carols_2 = send(&mut store, &app, &room_id, CAROL, message("two"), None).unwrap();
             let redaction = |id: &EventId| {
-                Draft::redaction(
-                    &version,
-                    id.as_str(),
-                    object([("reason", Value::from("r"))]),
-                )
+                Draft::redaction(id.as_str(), object([("reason", Value::from("r"))]))
             };
             let id = version.id;
 

@@ -1,8 +1,14 @@
 //! Building, hashing and signing new events.
 
+use std::collections::BTreeMap;
+
 use super::{Pdu, PduError};
-use crate::crypto::{SignatureError, SigningKey, sign_event};
-use crate::json::{Object, Value};
+use crate::auth::{AuthError, AuthEvents, Rejection, StateKey, auth_types, authorize};
+use crate::base64;
+use crate::crypto::{SignatureError, SigningKey, content_hash, sha256, sign_event};
+use crate::dag::EventSource;
+use crate::id::EventId;
+use crate::json::{self, Object, Value};
 use crate::room_version::{EventFormat, RoomVersion};
 
 /// Why an event could not be built.
@@ -15,6 +21,16 @@ pub enum BuildError {
     /// Signing failed.
     #[error("signing failed: {0}")]
     Signing(#[from] SignatureError),
+    /// The authorization rules refuse the event ([`EventBuilder::build_in_room`]).
+    #[error("the rules refuse the event: {0}")]
+    Rejected(Rejection),
+    /// A state event the rules read is named in the state but not available from the
+    /// caller's events ([`EventBuilder::build_in_room`]).
+    #[error("state event {event_id} is not available")]
+    MissingEvent {
+        /// Its ID.
+        event_id: EventId,
+    },
 }
 
 /// Builds a new event: room version, sender, type, content, optional state key, prev
@@ -27,6 +43,7 @@ pub struct EventBuilder {
     object: Object,
     prev_events: Vec<Value>,
     auth_events: Vec<Value>,
+    redacts: Option<String>,
 }
 
 impl EventBuilder {
@@ -44,6 +61,7 @@ impl EventBuilder {
             object,
             prev_events: Vec::new(),
             auth_events: Vec::new(),
+            redacts: None,
         }
     }
 
@@ -112,7 +130,14 @@ impl EventBuilder {
         self
     }
 
-    /// Sets another top-level field (for example `redacts` before room version 11).
+    /// Makes a redaction name the event it redacts, where the room version reads it:
+    /// `content.redacts` from room version 11, the top-level `redacts` before.
+    pub fn redacts(mut self, event_id: &str) -> Self {
+        self.redacts = Some(event_id.to_owned());
+        self
+    }
+
+    /// Sets another top-level field.
     pub fn field(mut self, key: &str, value: Value) -> Self {
         self.object.insert(key, value);
         self
@@ -131,11 +156,178 @@ impl EventBuilder {
             mut object,
             prev_events,
             auth_events,
+            redacts,
         } = self;
+        if let Some(redacts) = redacts {
+            if version.redaction.keeps_redaction_redacts {
+                if let Some(Value::Object(content)) = object.get_mut("content") {
+                    content.insert("redacts", Value::from(redacts));
+                }
+            } else {
+                object.insert("redacts", Value::from(redacts));
+            }
+        }
         object.insert("prev_events", Value::Array(prev_events));
         object.insert("auth_events", Value::Array(auth_events));
         sign_event(&mut object, &version, server, key)?;
         Ok(Pdu::from_object(object, &version)?)
+    }
+
+    /// Builds the event into a room, in one call: on `prev_events`, against
+    /// `state_before` (the room state before the event, with the events it names
+    /// available from `events`), signed as `server` with `key`, and authorized.
+    ///
+    /// It fills in what the room decides, replacing what the builder was given:
+    /// * the auth events: the entries [`auth_types`] names that `state_before` holds
+    ///   (the create event left out in room version 12, where events never list it);
+    /// * the prev events, and in room versions 1 and 2 the references' hashes;
+    /// * the depth: one more than the deepest prev event (1 with none);
+    /// * the room ID: the create event's; a room-version-12 create event gets none
+    ///   (its ID defines the room), any other create event keeps the one set;
+    /// * in room versions 1 and 2, where the sending server names events, an event ID
+    ///   derived from the event's contents (`$<hash>:<server>`), unless one was set.
+    ///
+    /// Then it signs the event and runs [`authorize`] (rules B, C and the
+    /// state-dependent rules) against the auth events it selected; an event the rules
+    /// refuse is an error, never a PDU.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::Rejected`] when the rules refuse the event (a member event without
+    /// `membership` as [`Rejection::MalformedEvent`]); [`BuildError::MissingEvent`] when
+    /// `events` lacks an event the state names; [`BuildError::Invalid`] and
+    /// [`BuildError::Signing`] as [`EventBuilder::build`].
+    ///
+    /// ```
+    /// use std::collections::BTreeMap;
+    ///
+    /// use matrix_serverlib::auth::StateKey;
+    /// use matrix_serverlib::crypto::SigningKey;
+    /// use matrix_serverlib::event::{BuildError, EventBuilder, Pdu};
+    /// use matrix_serverlib::json::{Object, Value};
+    /// use matrix_serverlib::room_version::RoomVersion;
+    ///
+    /// let key = SigningKey::from_seed("ed25519:1", [1; 32]);
+    /// let mut events: BTreeMap<_, Pdu> = BTreeMap::new();
+    /// let mut state = BTreeMap::new();
+    /// let mut last: Vec<Pdu> = Vec::new();
+    /// for version in [RoomVersion::V1, RoomVersion::V11, RoomVersion::V12] {
+    ///     events.clear();
+    ///     state.clear();
+    ///     last.clear();
+    ///     let mut content = Object::new();
+    ///     content.insert("creator", Value::from("@alice:a.example"));
+    ///     let steps = [
+    ///         ("m.room.create", Some(""), content),
+    ///         ("m.room.member", Some("@alice:a.example"), {
+    ///             let mut join = Object::new();
+    ///             join.insert("membership", Value::from("join"));
+    ///             join
+    ///         }),
+    ///         ("m.room.message", None, Object::new()),
+    ///     ];
+    ///     for (event_type, state_key, content) in steps {
+    ///         let mut builder = EventBuilder::new(&version, "@alice:a.example", event_type)
+    ///             .room_id("!room:a.example")
+    ///             .content(content);
+    ///         if let Some(state_key) = state_key {
+    ///             builder = builder.state_key(state_key);
+    ///         }
+    ///         let prev: Vec<&Pdu> = last.iter().collect();
+    ///         let pdu = builder.build_in_room(&state, &prev, &events, "a.example", &key)?;
+    ///         if let Some(state_key) = pdu.state_key() {
+    ///             state.insert(StateKey::new(pdu.event_type(), state_key), pdu.event_id().clone());
+    ///         }
+    ///         events.insert(pdu.event_id().clone(), pdu.clone());
+    ///         last = vec![pdu];
+    ///     }
+    ///     // Bob is not in the room: the rules refuse his message, and nothing is built.
+    ///     let prev: Vec<&Pdu> = last.iter().collect();
+    ///     let refused = EventBuilder::new(&version, "@bob:b.example", "m.room.message")
+    ///         .build_in_room(&state, &prev, &events, "b.example", &key);
+    ///     assert!(matches!(refused, Err(BuildError::Rejected(_))));
+    /// }
+    /// # Ok::<(), BuildError>(())
+    /// ```
+    pub fn build_in_room<S: EventSource + ?Sized>(
+        mut self,
+        state_before: &BTreeMap<StateKey, EventId>,
+        prev_events: &[&Pdu],
+        events: &S,
+        server: &str,
+        key: &SigningKey,
+    ) -> Result<Pdu, BuildError> {
+        let version = self.version;
+        let wanted = auth_types(&self.object, &version).map_err(|error| match error {
+            AuthError::MalformedEvent { field } => {
+                BuildError::Rejected(Rejection::MalformedEvent { field })
+            }
+        })?;
+        let mut auth_pdus: Vec<&Pdu> = Vec::with_capacity(wanted.len());
+        for entry in &wanted {
+            if let Some(event_id) = state_before.get(entry) {
+                let pdu = events
+                    .event(event_id)
+                    .ok_or_else(|| BuildError::MissingEvent {
+                        event_id: event_id.clone(),
+                    })?;
+                auth_pdus.push(pdu);
+            }
+        }
+        let create = auth_pdus
+            .iter()
+            .find(|pdu| pdu.event_type() == "m.room.create");
+        if let Some(create) = create {
+            self.object
+                .insert("room_id", Value::from(create.room_id().as_str()));
+        } else if version.room_id_from_create_event
+            && self.object.get("type").and_then(Value::as_str) == Some("m.room.create")
+        {
+            self.object.remove("room_id");
+        }
+        let depth = prev_events
+            .iter()
+            .map(|pdu| pdu.depth())
+            .max()
+            .map_or(1, |deepest| deepest.saturating_add(1));
+        self.object.insert("depth", Value::from(depth));
+        let references = |pdus: &mut dyn Iterator<Item = &&Pdu>| -> Vec<Value> {
+            pdus.map(|pdu| {
+                let hash = base64::encode(content_hash(pdu.as_object()));
+                self.reference(pdu.event_id().as_str(), Some(&hash))
+            })
+            .collect()
+        };
+        let prev_refs = references(&mut prev_events.iter());
+        let listed: Vec<&Pdu> = auth_pdus
+            .iter()
+            .copied()
+            .filter(|pdu| {
+                !(version.room_id_from_create_event && pdu.event_type() == "m.room.create")
+            })
+            .collect();
+        let auth_refs = references(&mut listed.iter());
+        self.prev_events = prev_refs;
+        self.auth_events = auth_refs;
+        if version.event_format == EventFormat::EventIdInPdu
+            && !self.object.contains_key("event_id")
+        {
+            // The sending server names events in these versions; a hash of everything
+            // the event says is unique without a source of randomness.
+            let mut draft = self.object.clone();
+            draft.insert("prev_events", Value::Array(self.prev_events.clone()));
+            draft.insert("auth_events", Value::Array(self.auth_events.clone()));
+            let digest = sha256(&json::to_vec(&Value::Object(draft)));
+            let event_id = format!("${}:{server}", base64::encode_url_safe(digest));
+            self.object.insert("event_id", Value::from(event_id));
+        }
+        let pdu = self.build(server, key)?;
+        let mut state = AuthEvents::new();
+        for auth in &auth_pdus {
+            state.insert_pdu(auth);
+        }
+        authorize(&pdu, &listed, &state).map_err(BuildError::Rejected)?;
+        Ok(pdu)
     }
 
     fn reference(&self, event_id: &str, sha256: Option<&str>) -> Value {

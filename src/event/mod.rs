@@ -33,6 +33,7 @@ mod builder;
 mod client;
 mod content;
 mod error;
+mod new_room;
 mod pdu;
 mod receive;
 
@@ -40,6 +41,7 @@ pub use builder::{BuildError, EventBuilder};
 pub use client::{ClientEvent, ClientFormat};
 pub use content::{CreateContent, JoinRulesContent, MemberContent, ThirdPartyInviteContent};
 pub use error::PduError;
+pub use new_room::RoomCreators;
 pub(crate) use pdu::EventKind;
 pub use pdu::{MAX_PDU_SIZE, Pdu};
 pub use receive::{ReceiveError, Received, receive_batch, receive_pdu};

@@ -71,6 +71,26 @@ impl Pdu {
         Self::from_object(object, version)
     }
 
+    /// Parses a `serde_json` value (as a bridge or a server built on `serde_json` holds
+    /// events) as a PDU of `version`, with the checks of [`Pdu::from_object`].
+    ///
+    /// Numbers convert exactly within 64 bits; an event that needs more (possible only
+    /// before room version 6) should come through [`Pdu::from_bytes`] instead.
+    ///
+    /// # Errors
+    ///
+    /// [`PduError::NotAnObject`] for anything but an object; else as
+    /// [`Pdu::from_object`].
+    pub fn from_json_value(
+        value: serde_json::Value,
+        version: &RoomVersion,
+    ) -> Result<Self, PduError> {
+        match value {
+            serde_json::Value::Object(map) => Self::from_object(Object::from(map), version),
+            _ => Err(PduError::NotAnObject),
+        }
+    }
+
     /// Checks an already parsed event as a PDU of `version`.
     ///
     /// Required: `type`, `sender` (a user ID, historical forms allowed), `room_id`

@@ -230,6 +230,15 @@ impl RoomVersion {
             Err(RoomVersionError::Invalid { id: id.to_owned() })
         }
     }
+
+    /// True when events of this version may carry `value`: any JSON before room
+    /// version 6, strict canonical JSON (integers within ±(2^53−1), no floats) from 6.
+    /// Servers check content this way before they start a multi-event change (such as
+    /// a room's initial state) that a PDU would later refuse half-way.
+    #[must_use]
+    pub fn allows_json(&self, value: &crate::json::Value) -> bool {
+        !self.strict_canonical_json || value.is_strict_canonical()
+    }
 }
 
 /// True when `id` follows the room-version grammar: 1 to 32 characters of `a-z`,

@@ -63,9 +63,11 @@ pub(crate) async fn create_room(
         )?),
         None => None,
     };
-    let strict = version.strict_canonical_json;
     let object_field = |name: &str| -> ApiResult<_> {
-        event_content(body.opt_object(name)?.cloned().unwrap_or_default(), strict)
+        event_content(
+            body.opt_object(name)?.cloned().unwrap_or_default(),
+            &version,
+        )
     };
     let request = CreateRoom {
         version,
@@ -75,7 +77,7 @@ pub(crate) async fn create_room(
         invite,
         creation_content: object_field("creation_content")?,
         power_level_content_override: object_field("power_level_content_override")?,
-        initial_state: initial_state(body.opt_array("initial_state")?, strict)?,
+        initial_state: initial_state(body.opt_array("initial_state")?, &version)?,
         is_direct: body.opt_bool("is_direct")?.unwrap_or(false),
         alias: alias.clone(),
     };
@@ -120,7 +122,7 @@ fn string_list(items: Option<&[Value]>, name: &str) -> ApiResult<Vec<String>> {
         .collect()
 }
 
-fn initial_state(items: Option<&[Value]>, strict: bool) -> ApiResult<Vec<Draft>> {
+fn initial_state(items: Option<&[Value]>, version: &RoomVersion) -> ApiResult<Vec<Draft>> {
     items
         .unwrap_or_default()
         .iter()
@@ -139,7 +141,7 @@ fn initial_state(items: Option<&[Value]>, strict: bool) -> ApiResult<Vec<Draft>>
             Ok(Draft::state(
                 event_type,
                 state_key,
-                event_content(content.clone(), strict)?,
+                event_content(content.clone(), version)?,
             ))
         })
         .collect()
@@ -359,7 +361,7 @@ pub(crate) async fn send(
     let event_id = app
         .db(move |store| {
             let version = room_version(store, &room_id)?;
-            let content = event_content(content, version.strict_canonical_json)?;
+            let content = event_content(content, &version)?;
             let txn = Txn {
                 device_id: &auth.device_id,
                 txn_id: &txn_id,
@@ -384,7 +386,7 @@ pub(crate) async fn redact(
     let handle = app.clone();
     let event_id = app
         .db(move |store| {
-            let version = room_version(store, &room_id)?;
+            room_version(store, &room_id)?;
             let mut content = matrix_serverlib::json::Object::new();
             if let Some(reason) = reason {
                 content.insert("reason", matrix_serverlib::json::Value::from(reason));
@@ -393,7 +395,7 @@ pub(crate) async fn redact(
                 device_id: &auth.device_id,
                 txn_id: &txn_id,
             };
-            let draft = Draft::redaction(&version, &event_id, content);
+            let draft = Draft::redaction(&event_id, content);
             rooms::send(store, &handle, &room_id, &auth.user_id, draft, Some(txn))
         })
         .await?;
@@ -411,7 +413,7 @@ pub(crate) async fn put_state(
     let event_id = app
         .db(move |store| {
             let version = room_version(store, &room_id)?;
-            let content = event_content(content, version.strict_canonical_json)?;
+            let content = event_content(content, &version)?;
             let draft = Draft::state(&event_type, &state_key, content);
             rooms::send(store, &handle, &room_id, &auth.user_id, draft, None)
         })
