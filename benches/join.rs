@@ -16,8 +16,8 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use matrix_serverlib::auth::StateKey;
 use matrix_serverlib::crypto::{PublicKeys, SigningKey};
+use matrix_serverlib::event::StateKey;
 use matrix_serverlib::event::{EventBuilder, Pdu, receive_batch};
 use matrix_serverlib::federation::membership::{
     HandshakeParams, JoinHandshake, SendJoinAnswer, Step, TemplateParams, make_join_template,

@@ -13,8 +13,8 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use matrix_serverlib::auth::StateKey;
 use matrix_serverlib::crypto::{PublicKeys, SigningKey};
+use matrix_serverlib::event::StateKey;
 use matrix_serverlib::event::{EventBuilder, Pdu, receive_batch};
 use matrix_serverlib::federation::ingest::{
     Ingest, IngestStep, MemoryRoom, Mode, Outcome, Status, Verdict,

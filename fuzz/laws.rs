@@ -3,8 +3,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use matrix_serverlib::auth::{AuthEvents, StateKey, auth_types, check};
+use matrix_serverlib::auth::{AuthEvents, auth_types, check};
 use matrix_serverlib::crypto::{PublicKeys, SigningKey, reference_hash};
+use matrix_serverlib::event::StateKey;
 use matrix_serverlib::event::{Pdu, receive_pdu};
 use matrix_serverlib::id::{EventId, KeyId, RoomAliasId, RoomId, ServerName, UserId};
 use matrix_serverlib::json::{self, ParseOptions, Value};

@@ -79,7 +79,8 @@
 //! ```
 //! use std::collections::BTreeMap;
 //!
-//! use matrix_serverlib::auth::{self, AuthEvents, PowerLevels, StateKey};
+//! use matrix_serverlib::auth::{self, AuthEvents, PowerLevels};
+//! use matrix_serverlib::event::StateKey;
 //! use matrix_serverlib::crypto::{PublicKeys, SigningKey};
 //! use matrix_serverlib::event::{ClientEvent, EventBuilder, Pdu, receive_pdu};
 //! use matrix_serverlib::json::{Object, Value};

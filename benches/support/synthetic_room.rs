@@ -8,8 +8,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use matrix_serverlib::auth::StateKey as AuthStateKey;
 use matrix_serverlib::crypto::SigningKey;
+use matrix_serverlib::event::StateKey as AuthStateKey;
 use matrix_serverlib::event::{EventBuilder, Pdu};
 use matrix_serverlib::id::EventId;
 use matrix_serverlib::json::{Object, Value};

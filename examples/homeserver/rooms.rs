@@ -6,7 +6,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use matrix_serverlib::auth::{self, AuthEvents, NamedLevel, PowerLevels, StateKey};
+use matrix_serverlib::auth::{self, AuthEvents, NamedLevel, PowerLevels};
+use matrix_serverlib::event::StateKey;
 use matrix_serverlib::event::{BuildError, EventBuilder, Pdu, PduError, RoomCreators};
 use matrix_serverlib::id::{EventId, UserId};
 use matrix_serverlib::json::{Object, Value};

@@ -4,7 +4,8 @@ use std::collections::BTreeSet;
 
 use super::fields::{state_key, str_field};
 use super::rejection::Rejection;
-use super::state::{CREATE, StateKey, auth_types};
+use super::state::{CREATE, auth_types};
+use crate::event::StateKey;
 use crate::json::Object;
 use crate::room_version::RoomVersion;
 

@@ -56,7 +56,7 @@ pub use levels::{
     PowerLevelsError, parse_level,
 };
 pub use rejection::{AdditionalCreatorsProblem, Rejection, ThirdPartyInviteProblem};
-pub use state::{AuthEvents, StateKey, auth_types};
+pub use state::{AuthEvents, auth_types};
 
 #[cfg(test)]
 mod tests;

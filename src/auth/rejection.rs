@@ -1,7 +1,7 @@
 //! Why the authorization rules reject an event: one variant per rule, in spec order.
 
 use super::levels::{NamedLevel, PowerLevel, PowerLevelsError};
-use super::state::StateKey;
+use crate::event::StateKey;
 
 /// Why an event fails the authorization rules.
 ///

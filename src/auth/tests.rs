@@ -5,6 +5,7 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::crypto::{SigningKey, sign_json};
+use crate::event::StateKey;
 use crate::json::{self, Object, Value};
 use crate::room_version::RoomVersion;
 use crate::test_util::object;

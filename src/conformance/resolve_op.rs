@@ -4,8 +4,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::fields;
 use super::protocol::{ErrorWord, Failure};
-use crate::auth::StateKey;
 use crate::event::Pdu;
+use crate::event::StateKey;
 use crate::id::EventId;
 use crate::json::{Object, Value};
 use crate::state_res::{self, ResolveError};

@@ -3,10 +3,11 @@
 use std::collections::BTreeMap;
 
 use super::{Pdu, PduError};
-use crate::auth::{AuthError, AuthEvents, Rejection, StateKey, auth_types, authorize};
+use crate::auth::{AuthError, AuthEvents, Rejection, auth_types, authorize};
 use crate::base64;
 use crate::crypto::{SignatureError, SigningKey, content_hash, sha256, sign_event};
 use crate::dag::EventSource;
+use crate::event::StateKey;
 use crate::id::EventId;
 use crate::json::{self, Object, Value};
 use crate::room_version::{EventFormat, RoomVersion};
@@ -201,7 +202,7 @@ impl EventBuilder {
     /// ```
     /// use std::collections::BTreeMap;
     ///
-    /// use matrix_serverlib::auth::StateKey;
+    /// use matrix_serverlib::event::StateKey;
     /// use matrix_serverlib::crypto::SigningKey;
     /// use matrix_serverlib::event::{BuildError, EventBuilder, Pdu};
     /// use matrix_serverlib::json::{Object, Value};

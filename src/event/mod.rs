@@ -36,6 +36,7 @@ mod error;
 mod new_room;
 mod pdu;
 mod receive;
+mod state_key;
 
 pub use builder::{BuildError, EventBuilder};
 pub use client::{ClientEvent, ClientFormat};
@@ -45,3 +46,4 @@ pub use new_room::RoomCreators;
 pub(crate) use pdu::EventKind;
 pub use pdu::{MAX_PDU_SIZE, Pdu};
 pub use receive::{ReceiveError, Received, receive_batch, receive_pdu};
+pub use state_key::StateKey;

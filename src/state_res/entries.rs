@@ -7,7 +7,7 @@
 //! a search narrows the run on those in-cache numbers and compares whole keys only
 //! among entries sharing the prefix.
 
-use crate::auth::StateKey;
+use crate::event::StateKey;
 use crate::id::EventId;
 
 /// State entries sorted by key, each key once.

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use super::{ResolveError, Resolved, Resolver};
-use crate::auth::StateKey;
 use crate::dag::EventSource;
+use crate::event::StateKey;
 use crate::id::EventId;
 use crate::room_version::RoomVersion;
 
@@ -14,7 +14,7 @@ use crate::room_version::RoomVersion;
 ///
 /// ```
 /// use std::collections::BTreeMap;
-/// use matrix_serverlib::auth::StateKey;
+/// use matrix_serverlib::event::StateKey;
 /// use matrix_serverlib::event::Pdu;
 /// use matrix_serverlib::id::EventId;
 /// use matrix_serverlib::room_version::RoomVersion;

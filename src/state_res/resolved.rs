@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use std::iter::Peekable;
 
 use super::entries::Entries;
-use crate::auth::{Rejection, StateKey};
+use crate::auth::Rejection;
+use crate::event::StateKey;
 use crate::id::EventId;
 
 /// The resolved state, and the events the authorization rules kept out of it.

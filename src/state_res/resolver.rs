@@ -14,10 +14,11 @@ use super::separate::{Separated, separate};
 use super::v1::{self, Conflict};
 use super::v2::{self, Plan};
 use super::{ResolveError, ResolverMisuse};
-use crate::auth::{Rejection, StateKey};
+use crate::auth::Rejection;
 use crate::dag::graph::{Field, Graph, Loader, referrers_first};
 use crate::dag::{AuthChain, EventSource, difference_flags, subgraph_flags};
 use crate::event::Pdu;
+use crate::event::StateKey;
 use crate::id::{EventId, RoomId};
 use crate::room_version::{RoomVersion, StateResAlgorithm};
 

@@ -7,7 +7,7 @@ use std::collections::btree_map;
 use std::iter::Peekable;
 
 use super::entries::Entries;
-use crate::auth::StateKey;
+use crate::event::StateKey;
 use crate::id::EventId;
 
 /// The state sets split by key.

@@ -7,10 +7,11 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use proptest::prelude::*;
 
 use super::*;
-use crate::auth::{self, StateKey};
+use crate::auth::{self};
 use crate::dag::test_room::{TestRoom, create_content, user};
 use crate::dag::{DagError, auth_chain_of_events, auth_difference};
 use crate::event::Pdu;
+use crate::event::StateKey;
 use crate::id::EventId;
 use crate::json::{self, Object, ParseOptions, Value};
 use crate::room_version::{RoomVersion, StateResAlgorithm};

@@ -121,7 +121,7 @@ proptest! {
         a in ("[a-c.]{0,4}", "[a-c@:]{0,4}"),
         b in ("[a-c.]{0,4}", "[a-c@:]{0,4}"),
     ) {
-        use matrix_serverlib::auth::StateKey;
+        use matrix_serverlib::event::StateKey;
         let (left, right) = (StateKey::new(&a.0, &a.1), StateKey::new(&b.0, &b.1));
         prop_assert_eq!(left.cmp(&right), a.cmp(&b));
         prop_assert_eq!(left == right, a == b);

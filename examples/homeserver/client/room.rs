@@ -472,7 +472,7 @@ pub(crate) async fn get_state_event(
         .db(move |store| {
             let state = visible_state(store, &room_id, &auth.user_id)?;
             let key =
-                matrix_serverlib::auth::StateKey::new(event_type.as_str(), state_key.as_str());
+                matrix_serverlib::event::StateKey::new(event_type.as_str(), state_key.as_str());
             let not_found =
                 || ApiError::not_found(format!("no {event_type} state with key {state_key:?}"));
             let event_id = state.get(&key).ok_or_else(not_found)?;

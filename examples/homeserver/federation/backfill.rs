@@ -200,7 +200,7 @@ fn states_after(
         };
         if let Some(key) = pdu.state_key() {
             state.insert(
-                matrix_serverlib::auth::StateKey::new(pdu.event_type(), key),
+                matrix_serverlib::event::StateKey::new(pdu.event_type(), key),
                 pdu.event_id().clone(),
             );
         }

@@ -6,9 +6,9 @@
 
 use std::collections::BTreeSet;
 
-use matrix_serverlib::auth::StateKey;
 use matrix_serverlib::crypto::PublicKeys;
 use matrix_serverlib::event::Pdu;
+use matrix_serverlib::event::StateKey;
 use matrix_serverlib::federation::membership::{
     HandshakeError, HandshakeParams, InviteStateEvent, JoinHandshake, JoinedRoom, KnockHandshake,
     KnockedRoom, LeaveHandshake, LeftRoom, Step,

@@ -10,8 +10,8 @@ use axum::Json;
 use axum::extract::{OriginalUri, Path, State};
 use serde_json::Value;
 
-use matrix_serverlib::auth::StateKey;
 use matrix_serverlib::event::Pdu;
+use matrix_serverlib::event::StateKey;
 use matrix_serverlib::federation::membership::{
     Membership, SendJoinAnswer, SendMembership, TemplateParams, check_send_membership,
     make_join_template, make_knock_template, make_leave_template, send_join_auth_chain,

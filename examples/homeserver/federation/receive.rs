@@ -16,8 +16,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use serde_json::Value;
 
-use matrix_serverlib::auth::StateKey;
 use matrix_serverlib::event::Pdu;
+use matrix_serverlib::event::StateKey;
 use matrix_serverlib::federation::edu::Edu;
 use matrix_serverlib::federation::ingest::{
     Ingest, IngestStep, Known, Mode, Outcome, RoomView, StateBefore, Verdict,

@@ -13,8 +13,8 @@ use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
-use matrix_serverlib::auth::StateKey;
 use matrix_serverlib::event::Pdu;
+use matrix_serverlib::event::StateKey;
 use matrix_serverlib::id::EventId;
 use matrix_serverlib::json;
 use matrix_serverlib::room_version::RoomVersion;

@@ -6,8 +6,9 @@
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
-use matrix_serverlib::auth::{PowerLevels, StateKey};
+use matrix_serverlib::auth::PowerLevels;
 use matrix_serverlib::event::Pdu;
+use matrix_serverlib::event::StateKey;
 use matrix_serverlib::redact::{RedactionSource, may_redact};
 use matrix_serverlib::room_version::RoomVersion;
 

@@ -6,9 +6,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::machine::{Current, Ingest, Node, Role, Want};
 use super::outcome::{Check, DropReason, Mode, RejectReason, StateBefore, Verdict};
 use super::view::{RoomView, Status};
-use crate::auth::{self, AuthEvents, Rejection, StateKey};
+use crate::auth::{self, AuthEvents, Rejection};
 use crate::dag::EventSource;
 use crate::event::Pdu;
+use crate::event::StateKey;
 use crate::id::EventId;
 use crate::state_res::{self, ResolveError};
 

@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 
 use super::view::Status;
-use crate::auth::{Rejection, StateKey};
+use crate::auth::Rejection;
+use crate::event::StateKey;
 use crate::event::{Pdu, ReceiveError};
 use crate::federation::keyring::KeyNeed;
 use crate::federation::outbound::{OutboundRequest, RequestId};

@@ -4,8 +4,8 @@ use std::sync::Arc;
 use proptest::prelude::*;
 
 use super::*;
-use crate::auth::StateKey;
 use crate::crypto::{PublicKeys, SigningKey};
+use crate::event::StateKey;
 use crate::event::{EventBuilder, Pdu, ReceiveError};
 use crate::federation::outbound::{Method, OutboundRequest, Reply};
 use crate::id::{EventId, RoomId, ServerName};

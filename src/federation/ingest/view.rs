@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::outcome::{Outcome, StateBefore, Verdict};
-use crate::auth::StateKey;
 use crate::dag::EventSource;
 use crate::event::Pdu;
+use crate::event::StateKey;
 use crate::id::EventId;
 use crate::room_version::RoomVersion;
 use crate::state_res;

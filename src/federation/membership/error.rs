@@ -3,9 +3,10 @@
 //! joining (leaving, knocking) server gave up on a resident
 //! (<https://spec.matrix.org/v1.16/server-server-api/#joining-rooms>).
 
-use crate::auth::{Rejection, StateKey};
+use crate::auth::Rejection;
 use crate::crypto::SignatureError;
 use crate::event::PduError;
+use crate::event::StateKey;
 use crate::federation::error::{ErrorCode, MatrixError};
 use crate::id::{EventId, ServerName};
 

@@ -9,10 +9,10 @@
 use std::collections::BTreeSet;
 
 use super::error::MembershipError;
-use crate::auth::StateKey;
 use crate::crypto::{self, PublicKeys, SigningKey};
 use crate::dag::{self, DagError, EventSource};
 use crate::event::Pdu;
+use crate::event::StateKey;
 use crate::id::{EventId, RoomId, ServerName, UserId};
 use crate::json::{Object, Value};
 use crate::room_version::RoomVersion;

@@ -13,8 +13,9 @@
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use super::error::AttemptError;
-use crate::auth::{self, AuthEvents, Rejection, StateKey};
+use crate::auth::{self, AuthEvents, Rejection};
 use crate::crypto::{self, Prepared, PublicKeys, SignatureError};
+use crate::event::StateKey;
 use crate::event::{Pdu, PduError};
 use crate::federation::keyring::KeyNeed;
 use crate::id::{EventId, RoomId, ServerName};

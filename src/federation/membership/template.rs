@@ -11,10 +11,11 @@
 use std::collections::BTreeMap;
 
 use super::error::MembershipError;
-use crate::auth::{self, AuthEvents, Rejection, StateKey};
+use crate::auth::{self, AuthEvents, Rejection};
 use crate::base64;
 use crate::crypto;
 use crate::event::Pdu;
+use crate::event::StateKey;
 use crate::id::{RoomId, ServerName, UserId};
 use crate::json::{Object, Value};
 use crate::room_version::{EventFormat, RoomVersion};
@@ -131,7 +132,7 @@ impl std::fmt::Debug for TemplateParams<'_> {
 ///
 /// ```
 /// # use std::collections::BTreeMap;
-/// # use matrix_serverlib::auth::StateKey;
+/// # use matrix_serverlib::event::StateKey;
 /// # use matrix_serverlib::crypto::SigningKey;
 /// # use matrix_serverlib::event::{EventBuilder, Pdu};
 /// # use matrix_serverlib::federation::membership::{make_join_template, TemplateParams};

@@ -5,8 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::*;
-use crate::auth::StateKey;
 use crate::crypto::{PublicKeys, SigningKey};
+use crate::event::StateKey;
 use crate::event::{EventBuilder, Pdu};
 use crate::federation::error::{ErrorCode, MatrixError};
 use crate::federation::outbound::{OutboundRequest, Reply};

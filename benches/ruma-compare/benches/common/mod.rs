@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
-use matrix_serverlib::auth::StateKey;
+use matrix_serverlib::event::StateKey;
 use matrix_serverlib::dag;
 use matrix_serverlib::event::Pdu;
 use matrix_serverlib::id::EventId as OurEventId;
