@@ -31,12 +31,7 @@ pub fn check_auth_events(
     if event_type == CREATE {
         return Ok(());
     }
-    let mut expected: BTreeSet<StateKey> = auth_types(event, version)
-        .map_err(|error| match error {
-            super::AuthError::MalformedEvent { field } => Rejection::MalformedEvent { field },
-        })?
-        .into_iter()
-        .collect();
+    let mut expected: BTreeSet<StateKey> = auth_types(event, version)?.into_iter().collect();
     if version.room_id_from_create_event {
         expected.remove(&StateKey::new(CREATE, ""));
     }

@@ -36,7 +36,6 @@ mod auth_events;
 mod authorize;
 mod check;
 mod create;
-mod error;
 mod fields;
 mod levels;
 mod member;
@@ -50,7 +49,6 @@ pub use auth_events::{check_auth_events, check_room_create_event};
 pub use authorize::{authorize, authorize_by_auth_events};
 pub(crate) use check::check_pdu_as;
 pub use check::{check, check_pdu};
-pub use error::AuthError;
 pub use levels::{
     DEFAULT_NOTIFICATIONS_ROOM, NamedLevel, PowerLevel, PowerLevels, PowerLevelsContent,
     PowerLevelsError, parse_level,

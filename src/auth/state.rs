@@ -5,8 +5,8 @@ use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::collections::BTreeMap;
 
-use super::error::AuthError;
 use super::fields::{content, membership, state_key, str_field};
+use super::rejection::Rejection;
 use crate::event::{EventKind, Pdu, StateKey};
 use crate::json::{Object, Value};
 use crate::room_version::RoomVersion;
@@ -56,9 +56,9 @@ pub(super) const THIRD_PARTY_INVITE: &str = "m.room.third_party_invite";
 ///
 /// # Errors
 ///
-/// [`AuthError::MalformedEvent`] when `type` or `sender` is missing or not a string,
+/// [`Rejection::MalformedEvent`] when `type` or `sender` is missing or not a string,
 /// or a member event lacks what its selection reads (see above).
-pub fn auth_types(event: &Object, version: &RoomVersion) -> Result<Vec<StateKey>, AuthError> {
+pub fn auth_types(event: &Object, version: &RoomVersion) -> Result<Vec<StateKey>, Rejection> {
     let event_type = required_str(event, "type")?;
     let sender = required_str(event, "sender")?;
     let mut types = Vec::new();
@@ -85,14 +85,14 @@ fn member_auth_types(
     event: &Object,
     version: &RoomVersion,
     types: &mut Vec<StateKey>,
-) -> Result<(), AuthError> {
+) -> Result<(), Rejection> {
     let content = content(event);
     if !content.contains_key("membership") {
-        return Err(AuthError::MalformedEvent {
+        return Err(Rejection::MalformedEvent {
             field: "content.membership",
         });
     }
-    let target = state_key(event).ok_or(AuthError::MalformedEvent { field: "state_key" })?;
+    let target = state_key(event).ok_or(Rejection::MalformedEvent { field: "state_key" })?;
     let membership = membership(event);
     if matches!(membership, Some("join" | "invite" | "knock")) {
         types.push(StateKey::new(JOIN_RULES, ""));
@@ -104,7 +104,7 @@ fn member_auth_types(
             .and_then(|invite| invite.get("signed"))
             .and_then(|signed| signed.get("token"))
             .and_then(Value::as_str)
-            .ok_or(AuthError::MalformedEvent {
+            .ok_or(Rejection::MalformedEvent {
                 field: "content.third_party_invite.signed.token",
             })?;
         types.push(StateKey::new(THIRD_PARTY_INVITE, token));
@@ -118,8 +118,8 @@ fn member_auth_types(
     Ok(())
 }
 
-fn required_str<'a>(event: &'a Object, field: &'static str) -> Result<&'a str, AuthError> {
-    str_field(event, field).ok_or(AuthError::MalformedEvent { field })
+fn required_str<'a>(event: &'a Object, field: &'static str) -> Result<&'a str, Rejection> {
+    str_field(event, field).ok_or(Rejection::MalformedEvent { field })
 }
 
 /// The room state the rules read, keyed by `(type, state_key)`; when two events share

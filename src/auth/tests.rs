@@ -408,7 +408,7 @@ fn auth_types_need_type_and_sender() {
     let event = object(r#"{"type":"m.room.message"}"#);
     assert_eq!(
         auth_types(&event, &RoomVersion::V11),
-        Err(AuthError::MalformedEvent { field: "sender" })
+        Err(Rejection::MalformedEvent { field: "sender" })
     );
 }
 

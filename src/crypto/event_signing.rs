@@ -136,14 +136,12 @@ pub(crate) fn required_checks(
 }
 
 /// The server name of an identifier: everything after its first `:`.
-fn domain_of<'a>(value: Option<&'a Value>, field: &str) -> Result<&'a str, SignatureError> {
+fn domain_of<'a>(value: Option<&'a Value>, field: &'static str) -> Result<&'a str, SignatureError> {
     value
         .and_then(Value::as_str)
         .and_then(|id| id.split_once(':'))
         .map(|(_, server)| server)
-        .ok_or_else(|| SignatureError::MalformedEvent {
-            reason: format!("{field} has no server name"),
-        })
+        .ok_or(SignatureError::MalformedEvent { field })
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 
 use sha2::{Digest as _, Sha256};
 
-use super::SignatureError;
+use super::HashError;
 use crate::base64;
 use crate::id::{EventId, EventIdFormat, RoomId};
 use crate::json::{self, Object, Value};
@@ -37,8 +37,8 @@ pub fn content_hash(event: &Object) -> [u8; 32] {
 ///
 /// # Errors
 ///
-/// [`SignatureError::MalformedEvent`] when `hashes` exists and is not an object.
-pub fn add_content_hash(event: &mut Object) -> Result<(), SignatureError> {
+/// [`HashError::HashesNotAnObject`] when `hashes` exists and is not an object.
+pub fn add_content_hash(event: &mut Object) -> Result<(), HashError> {
     let hash = base64::encode(content_hash(event));
     if !event.contains_key("hashes") {
         event.insert("hashes", Value::Object(Object::new()));
@@ -46,9 +46,7 @@ pub fn add_content_hash(event: &mut Object) -> Result<(), SignatureError> {
     let hashes = event
         .get_mut("hashes")
         .and_then(Value::as_object_mut)
-        .ok_or_else(|| SignatureError::MalformedEvent {
-            reason: "hashes is not an object".into(),
-        })?;
+        .ok_or(HashError::HashesNotAnObject)?;
     hashes.insert("sha256", Value::String(hash));
     Ok(())
 }
@@ -80,17 +78,17 @@ pub fn reference_hash(event: &Object, version: &RoomVersion) -> [u8; 32] {
 ///
 /// # Errors
 ///
-/// [`SignatureError::MalformedEvent`] when a room-version-1/2 event has no `event_id`
-/// that is a valid event ID.
-pub fn event_id(event: &Object, version: &RoomVersion) -> Result<EventId, SignatureError> {
+/// [`HashError::MissingEventId`] when a room-version-1/2 event has no string
+/// `event_id`, [`HashError::InvalidId`] when it is not a valid event ID.
+pub fn event_id(event: &Object, version: &RoomVersion) -> Result<EventId, HashError> {
     match version.event_id_format {
-        EventIdFormat::Legacy => event
-            .get("event_id")
-            .and_then(Value::as_str)
-            .and_then(|id| EventId::parse(id).ok())
-            .ok_or_else(|| SignatureError::MalformedEvent {
-                reason: "no valid event_id".into(),
-            }),
+        EventIdFormat::Legacy => {
+            let id = event
+                .get("event_id")
+                .and_then(Value::as_str)
+                .ok_or(HashError::MissingEventId)?;
+            Ok(EventId::parse(id)?)
+        }
         format => Ok(EventId::from_reference_hash(
             &reference_hash(event, version),
             format,
@@ -103,24 +101,19 @@ pub fn event_id(event: &Object, version: &RoomVersion) -> Result<EventId, Signat
 ///
 /// # Errors
 ///
-/// [`SignatureError::MalformedEvent`] when `version` does not derive room IDs from
+/// [`HashError::RoomIdNotDerived`] when `version` does not derive room IDs from
 /// create events.
 pub fn room_id_from_create_event(
     create: &Object,
     version: &RoomVersion,
-) -> Result<RoomId, SignatureError> {
+) -> Result<RoomId, HashError> {
     if !version.room_id_from_create_event {
-        return Err(SignatureError::MalformedEvent {
-            reason: format!(
-                "room version {} does not derive room IDs from create events",
-                version.id
-            ),
+        return Err(HashError::RoomIdNotDerived {
+            version: version.id,
         });
     }
     let id = event_id(create, version)?;
-    RoomId::from_create_event_id(&id).map_err(|e| SignatureError::MalformedEvent {
-        reason: e.to_string(),
-    })
+    Ok(RoomId::from_create_event_id(&id)?)
 }
 
 #[cfg(test)]
@@ -159,7 +152,7 @@ mod tests {
         );
         assert!(matches!(
             event_id(&hashed, &RoomVersion::V1),
-            Err(SignatureError::MalformedEvent { .. })
+            Err(HashError::MissingEventId)
         ));
     }
 

@@ -28,23 +28,22 @@ pub(crate) fn insert_signature(
     key_id: &str,
     signature: String,
 ) -> Result<(), SignatureError> {
-    let malformed = |reason: &str| SignatureError::MalformedSignatures {
-        reason: reason.to_owned(),
-    };
     if !object.contains_key("signatures") {
         object.insert("signatures", Value::Object(Object::new()));
     }
     let signatures = object
         .get_mut("signatures")
         .and_then(Value::as_object_mut)
-        .ok_or_else(|| malformed("signatures is not an object"))?;
+        .ok_or(SignatureError::MalformedSignatures { entity: None })?;
     if !signatures.contains_key(entity) {
         signatures.insert(entity, Value::Object(Object::new()));
     }
     let by_entity = signatures
         .get_mut(entity)
         .and_then(Value::as_object_mut)
-        .ok_or_else(|| malformed("the signing entity's entry is not an object"))?;
+        .ok_or_else(|| SignatureError::MalformedSignatures {
+            entity: Some(entity.to_owned()),
+        })?;
     by_entity.insert(key_id, Value::String(signature));
     Ok(())
 }
@@ -125,15 +124,13 @@ pub(crate) fn signature_checks(
         None => return Err(missing()),
         Some(Value::Object(signatures)) => signatures.get(entity).ok_or_else(missing)?,
         Some(_) => {
-            return Err(SignatureError::MalformedSignatures {
-                reason: "signatures is not an object".into(),
-            });
+            return Err(SignatureError::MalformedSignatures { entity: None });
         }
     };
     let by_entity = by_entity
         .as_object()
         .ok_or_else(|| SignatureError::MalformedSignatures {
-            reason: format!("signatures of {entity} are not an object"),
+            entity: Some(entity.to_owned()),
         })?;
     let mut checks = Vec::new();
     let mut expired = None;

@@ -34,7 +34,7 @@ impl SigningKey {
         let seed =
             base64::decode_array::<32>(seed).map_err(|error| SignatureError::BadEncoding {
                 what: "seed",
-                reason: error.to_string(),
+                error,
             })?;
         Ok(Self::from_seed(key_id, seed))
     }
@@ -99,7 +99,7 @@ impl VerifyKey {
         let bytes =
             base64::decode_array::<32>(text).map_err(|error| SignatureError::BadEncoding {
                 what: "public key",
-                reason: error.to_string(),
+                error,
             })?;
         Self::from_bytes(&bytes)
     }

@@ -43,7 +43,7 @@ mod keys;
 
 pub use batch::verify_batch;
 pub(crate) use batch::{Prepared, verify_prepared};
-pub use error::SignatureError;
+pub use error::{HashError, SignatureError};
 pub(crate) use event_signing::required_checks;
 pub use event_signing::{required_signers, sign_event, verify_event_signatures};
 pub(crate) use hashes::sha256;

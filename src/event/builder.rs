@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::{Pdu, PduError};
-use crate::auth::{AuthError, AuthEvents, Rejection, auth_types, authorize};
+use crate::auth::{AuthEvents, Rejection, auth_types, authorize};
 use crate::base64;
 use crate::crypto::{SignatureError, SigningKey, content_hash, sha256, sign_event};
 use crate::dag::EventSource;
@@ -259,11 +259,7 @@ impl EventBuilder {
         key: &SigningKey,
     ) -> Result<Pdu, BuildError> {
         let version = self.version;
-        let wanted = auth_types(&self.object, &version).map_err(|error| match error {
-            AuthError::MalformedEvent { field } => {
-                BuildError::Rejected(Rejection::MalformedEvent { field })
-            }
-        })?;
+        let wanted = auth_types(&self.object, &version).map_err(BuildError::Rejected)?;
         let mut auth_pdus: Vec<&Pdu> = Vec::with_capacity(wanted.len());
         for entry in &wanted {
             if let Some(event_id) = state_before.get(entry) {

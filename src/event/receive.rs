@@ -91,9 +91,7 @@ pub fn receive_batch(
                 })
             }
             // Placeholder for an event already failed at parsing; never reported.
-            Err(_) => Err(SignatureError::MalformedEvent {
-                reason: String::new(),
-            }),
+            Err(_) => Err(SignatureError::MalformedEvent { field: "pdu" }),
         })
         .collect();
     let verified = crypto::verify_prepared(&prepared);
