@@ -451,7 +451,14 @@ def op_auth_types(case: JsonDict) -> JsonDict:
 def op_auth(case: JsonDict) -> JsonDict:
     """The event checked by the authorization rules against given state."""
     version = room_version(case)
-    event = parse_event(field(case, "event", dict), version)
+    raw_event = field(case, "event", dict)
+    if (version.msc4291_room_ids_as_hashes and raw_event.get("type") == "m.room.create"
+            and "room_id" in raw_event):
+        # The protocol's `auth` row: a room-version-12 create event carrying a room ID
+        # is refused by the create rules, not bad input (Synapse refuses it already
+        # while parsing, with the same words).
+        return {"allowed": False, "reason": "create event must not have a room ID"}
+    event = parse_event(raw_event, version)
     auth_dicts = field(case, "auth_events", list)
     auth_events = [parse_event(d, version, "auth event") for d in auth_dicts]
     try:
