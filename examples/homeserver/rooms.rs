@@ -525,7 +525,7 @@ pub(crate) enum Preset {
 /// # Errors
 ///
 /// As [`send`]; a failure leaves the events sent so far in place.
-pub(crate) fn create_room(
+pub(crate) fn set_up_room(
     store: &mut Storage,
     app: &App,
     creator: &str,
@@ -782,7 +782,7 @@ mod tests {
             is_direct: false,
             alias: None,
         };
-        let room_id = create_room(store, app, ALICE, request).unwrap();
+        let room_id = set_up_room(store, app, ALICE, request).unwrap();
         let join = Draft::state("m.room.member", BOB, member("join"));
         send(store, app, &room_id, BOB, join, None).unwrap();
         room_id

@@ -3,20 +3,11 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::error::{ApiError, ApiResult};
-use crate::storage::{Storage, StoredEvent};
+use matrix_serverlib::event::ClientEvent;
+use matrix_serverlib::room_version::RoomVersion;
 
-/// The PDU fields a client sees (`hashes`, `signatures`, `auth_events`, `prev_events`
-/// and `depth` stay server-side).
-const CLIENT_FIELDS: [&str; 7] = [
-    "content",
-    "origin_server_ts",
-    "redacts",
-    "room_id",
-    "sender",
-    "state_key",
-    "type",
-];
+use crate::error::{ApiError, ApiResult};
+use crate::storage::{Storage, StoredEvent, parse_pdu};
 
 /// Who is looking: the user and the device of their access token.
 #[derive(Debug, Clone, Copy)]
@@ -27,48 +18,24 @@ pub(crate) struct Viewer<'a> {
     pub(crate) device_id: &'a str,
 }
 
-/// A stored event in the client format, with `unsigned.age`, and
-/// `unsigned.transaction_id` when the viewer's own device sent it.
+/// A stored event in the client format (the library's [`ClientEvent`]), with
+/// `unsigned.age`, `unsigned.transaction_id` when the viewer's own device sent it, and
+/// `unsigned.redacted_because` when it was redacted.
 pub(crate) fn client_event(event: &StoredEvent, viewer: Option<Viewer<'_>>) -> ApiResult<Value> {
-    let pdu: Map<String, Value> =
-        serde_json::from_str(&event.json).map_err(|e| ApiError::internal("stored event", e))?;
-    let mut out: Map<String, Value> = CLIENT_FIELDS
-        .iter()
-        .filter_map(|field| Some(((*field).to_owned(), pdu.get(*field)?.clone())))
-        .collect();
-    out.insert("event_id".to_owned(), Value::from(event.event_id.as_str()));
-    // A room-version-12 create event has no `room_id`: it defines it.
-    out.insert("room_id".to_owned(), Value::from(event.room_id.as_str()));
-    let sent = pdu
-        .get("origin_server_ts")
-        .and_then(Value::as_i64)
-        .unwrap_or(0);
-    let mut unsigned = Map::new();
-    unsigned.insert(
-        "age".to_owned(),
-        Value::from((crate::now_ms() - sent).max(0)),
-    );
+    let version = event
+        .room_version
+        .as_deref()
+        .and_then(|id| RoomVersion::from_id(id).ok())
+        .ok_or_else(|| ApiError::internal("stored event", "room of unknown version"))?;
+    let pdu = parse_pdu(&event.json, &version)?;
+    let mut client = ClientEvent::new(&pdu).now(crate::now_ms());
     if let (Some(viewer), Some((device, txn_id))) = (viewer, &event.txn)
-        && pdu.get("sender").and_then(Value::as_str) == Some(viewer.user_id)
+        && pdu.sender().as_str() == viewer.user_id
         && device == viewer.device_id
     {
-        unsigned.insert("transaction_id".to_owned(), Value::from(txn_id.as_str()));
+        client = client.transaction_id(txn_id);
     }
-    // A redacted event carries its redaction (stored in federation form).
-    if let Some(Value::Object(redaction)) = pdu
-        .get("unsigned")
-        .and_then(|unsigned| unsigned.get("redacted_because"))
-    {
-        let mut because: Map<String, Value> = CLIENT_FIELDS
-            .iter()
-            .chain(&["event_id", "type"])
-            .filter_map(|field| Some(((*field).to_owned(), redaction.get(*field)?.clone())))
-            .collect();
-        because.insert("room_id".to_owned(), Value::from(event.room_id.as_str()));
-        unsigned.insert("redacted_because".to_owned(), Value::Object(because));
-    }
-    out.insert("unsigned".to_owned(), Value::Object(unsigned));
-    Ok(Value::Object(out))
+    Ok(Value::from(&client.to_object()))
 }
 
 /// Several events in the client format.

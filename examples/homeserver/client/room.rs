@@ -99,7 +99,7 @@ pub(crate) async fn create_room(
                 ));
             }
             let creator = auth.user_id.clone();
-            let room_id = rooms::create_room(store, &handle, &creator, request)?;
+            let room_id = rooms::set_up_room(store, &handle, &creator, request)?;
             if let Some(alias) = &alias {
                 store.insert_alias(alias, &room_id, &creator)?;
             }

@@ -149,6 +149,8 @@ pub(crate) struct StoredEvent {
     pub(crate) json: String,
     /// Timeline, outlier, soft-failed or rejected.
     pub(crate) status: EventStatus,
+    /// The room's version, when the room is known here.
+    pub(crate) room_version: Option<String>,
 }
 
 /// A new event to store: the PDU, the state after it, and the transaction it answers.
@@ -768,6 +770,7 @@ impl Storage {
                     txn: txn_device.zip(txn_id),
                     json: row.get(6)?,
                     status: EventStatus::Timeline,
+                    room_version: row.get(7)?,
                 },
                 row.get(7)?,
             ))
@@ -843,8 +846,8 @@ impl Storage {
 }
 
 /// The columns of [`StoredEvent`], in order.
-const EVENT_COLUMNS: &str =
-    "SELECT stream_ordering, event_id, room_id, txn_device, txn_id, json, status FROM events";
+const EVENT_COLUMNS: &str = "SELECT stream_ordering, event_id, room_id, txn_device, txn_id, json, \
+     status, (SELECT room_version FROM rooms WHERE rooms.room_id = events.room_id) FROM events";
 
 fn stored_event(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredEvent> {
     let txn_device: Option<String> = row.get(3)?;
@@ -856,6 +859,7 @@ fn stored_event(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredEvent> {
         txn: txn_device.zip(txn_id),
         json: row.get(5)?,
         status: EventStatus::parse(&row.get::<_, String>(6)?),
+        room_version: row.get(7)?,
     })
 }
 
