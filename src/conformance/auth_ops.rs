@@ -44,7 +44,7 @@ pub(crate) fn auth(request: &Object) -> Result<Object, Failure> {
             let rejection = Rejection::CreateHasRoomId {
                 room_id: event
                     .get("room_id")
-                    .map(|room_id| json::to_string(room_id))
+                    .map(json::to_string)
                     .unwrap_or_default(),
             };
             return Ok(answer(
