@@ -2,9 +2,9 @@
 //! state-dependent rules, in the order every room version applies them
 //! (<https://spec.matrix.org/v1.16/server-server-api/#checks-performed-on-receipt-of-a-pdu>).
 
-use super::auth_events::{check_auth_events, check_room_create_event};
 use super::check::check_pdu;
 use super::rejection::Rejection;
+use super::rules::auth_events::{check_auth_events, check_room_create_event};
 use super::state::{AuthEvents, CREATE};
 use crate::event::Pdu;
 use crate::json::Object;

@@ -2,10 +2,10 @@
 //! special type (D, G, I, J).
 
 use super::fields::{content, membership, server_of, state_key, str_field};
-use super::levels::PowerLevels;
+use super::power_levels_reader::PowerLevels;
 use super::rejection::Rejection;
+use super::rules::{aliases, create, member, power_levels, redaction, third_party_invite};
 use super::state::AuthEvents;
-use super::{aliases, create, member, power_levels, redaction, third_party_invite};
 use crate::event::{EventKind, Pdu};
 use crate::json::{Object, Value};
 use crate::room_version::RoomVersion;

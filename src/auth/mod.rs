@@ -31,29 +31,23 @@
 //! targets; a missing join-rules event reads as `invite`; power-levels `users` keys
 //! need only `@` and a `:`.
 
-mod aliases;
-mod auth_events;
 mod authorize;
 mod check;
-mod create;
 mod fields;
-mod levels;
-mod member;
-mod power_levels;
-mod redaction;
+mod power_levels_reader;
 mod rejection;
+mod rules;
 mod state;
-mod third_party_invite;
 
-pub use auth_events::{check_auth_events, check_room_create_event};
 pub use authorize::{authorize, authorize_by_auth_events};
 pub(crate) use check::check_pdu_as;
 pub use check::{check, check_pdu};
-pub use levels::{
+pub use power_levels_reader::{
     DEFAULT_NOTIFICATIONS_ROOM, NamedLevel, PowerLevel, PowerLevels, PowerLevelsContent,
     PowerLevelsError, parse_level,
 };
 pub use rejection::{AdditionalCreatorsProblem, Rejection, ThirdPartyInviteProblem};
+pub use rules::auth_events::{check_auth_events, check_room_create_event};
 pub use state::{AuthEvents, auth_types};
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! Why the authorization rules reject an event: one variant per rule, in spec order.
 
-use super::levels::{NamedLevel, PowerLevel, PowerLevelsError};
+use super::power_levels_reader::{NamedLevel, PowerLevel, PowerLevelsError};
 use crate::event::StateKey;
 
 /// Why an event fails the authorization rules.

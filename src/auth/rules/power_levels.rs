@@ -1,13 +1,13 @@
 //! Rule K: `m.room.power_levels` events.
 
-use super::check::Event;
-use super::fields::{content, str_field};
-use super::levels::{NamedLevel, PowerLevel, PowerLevelsContent};
-use super::rejection::Rejection;
+use crate::auth::check::Event;
+use crate::auth::fields::{content, str_field};
+use crate::auth::power_levels_reader::{NamedLevel, PowerLevel, PowerLevelsContent};
+use crate::auth::rejection::Rejection;
 use crate::json::{self, Object, Value};
 
 /// Rule K (after rules G, I and J passed).
-pub(super) fn check(event: &Event<'_>) -> Result<(), Rejection> {
+pub(in crate::auth) fn check(event: &Event<'_>) -> Result<(), Rejection> {
     let new = PowerLevelsContent::new(event.content(), event.version);
     // Rule K.1 (v10+): every level is a JSON integer.
     if event.version.power_levels.integer_only {

@@ -1,11 +1,11 @@
 //! Rule E (room versions 1–5): `m.room.aliases` events.
 
-use super::check::Event;
-use super::fields::server_of;
-use super::rejection::Rejection;
+use crate::auth::check::Event;
+use crate::auth::fields::server_of;
+use crate::auth::rejection::Rejection;
 
 /// Rule E: the state key must be the sender's server; nothing else is checked.
-pub(super) fn check(event: &Event<'_>) -> Result<(), Rejection> {
+pub(in crate::auth) fn check(event: &Event<'_>) -> Result<(), Rejection> {
     // Rule E.1: reject without a state key (Synapse also rejects an empty one).
     let state_key = match event.state_key {
         Some(state_key) if !state_key.is_empty() => state_key,

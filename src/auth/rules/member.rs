@@ -1,11 +1,11 @@
 //! Rule F: `m.room.member` events.
 
-use super::check::Event;
-use super::fields::{content, prev_event_ids, server_of, str_field};
-use super::levels::NamedLevel;
-use super::rejection::Rejection;
-use super::state::JOIN_RULES;
 use super::third_party_invite;
+use crate::auth::check::Event;
+use crate::auth::fields::{content, prev_event_ids, server_of, str_field};
+use crate::auth::power_levels_reader::NamedLevel;
+use crate::auth::rejection::Rejection;
+use crate::auth::state::JOIN_RULES;
 use crate::json::{self, Value};
 
 /// What the membership rules read about the event and the state.
@@ -23,7 +23,7 @@ struct Change<'a> {
 }
 
 /// Rule F.
-pub(super) fn check(event: &Event<'_>) -> Result<(), Rejection> {
+pub(in crate::auth) fn check(event: &Event<'_>) -> Result<(), Rejection> {
     // Rule F.1: a state key and a membership are required.
     let target = event
         .state_key

@@ -1,13 +1,17 @@
 //! Rule A: `m.room.create` events, which are judged without state.
 
-use super::fields::{content, prev_events_len, server_of, str_field};
-use super::rejection::{AdditionalCreatorsProblem, Rejection};
+use crate::auth::fields::{content, prev_events_len, server_of, str_field};
+use crate::auth::rejection::{AdditionalCreatorsProblem, Rejection};
 use crate::id::UserId;
 use crate::json::{self, Object, Value};
 use crate::room_version::RoomVersion;
 
 /// Rule A for the create event `event` sent by `sender`.
-pub(super) fn check(event: &Object, sender: &str, version: &RoomVersion) -> Result<(), Rejection> {
+pub(in crate::auth) fn check(
+    event: &Object,
+    sender: &str,
+    version: &RoomVersion,
+) -> Result<(), Rejection> {
     // Rule A.1: no prev_events.
     let count = prev_events_len(event);
     if count > 0 {

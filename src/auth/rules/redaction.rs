@@ -1,13 +1,13 @@
 //! Rule L (room versions 1–2): `m.room.redaction` events.
 
-use super::check::Event;
-use super::fields::{server_of, str_field};
-use super::levels::NamedLevel;
-use super::rejection::Rejection;
+use crate::auth::check::Event;
+use crate::auth::fields::{server_of, str_field};
+use crate::auth::power_levels_reader::NamedLevel;
+use crate::auth::rejection::Rejection;
 
 /// Rule L: a redaction needs the redact level, or must redact an event from the
 /// redaction's own server (by the servers of the two event IDs).
-pub(super) fn check(event: &Event<'_>) -> Result<(), Rejection> {
+pub(in crate::auth) fn check(event: &Event<'_>) -> Result<(), Rejection> {
     // Rule L.1: allow at or above the redact level.
     let level = event.levels.user_level(event.sender)?;
     let needed = event.levels.named_level(NamedLevel::Redact)?;

@@ -2,9 +2,9 @@
 
 use std::collections::BTreeSet;
 
-use super::fields::{state_key, str_field};
-use super::rejection::Rejection;
-use super::state::{CREATE, auth_types};
+use crate::auth::fields::{state_key, str_field};
+use crate::auth::rejection::Rejection;
+use crate::auth::state::{CREATE, auth_types};
 use crate::event::StateKey;
 use crate::json::Object;
 use crate::room_version::RoomVersion;
@@ -81,7 +81,7 @@ pub fn check_auth_events(
 ///
 /// Like rule C this reads no room state: Synapse applies it with the event's own auth
 /// events (it counts the create event named by the room ID among them), not in the
-/// state-dependent rules of [`check`](super::check).
+/// state-dependent rules of [`check`](crate::auth::check).
 ///
 /// # Errors
 ///

@@ -1,18 +1,18 @@
 //! Third-party invites: the check of an invite's signed token (rule F.4.1) and rule H
 //! for `m.room.third_party_invite` events.
 
-use super::check::Event;
-use super::fields::{content, str_field};
-use super::levels::NamedLevel;
-use super::rejection::{Rejection, ThirdPartyInviteProblem};
-use super::state::THIRD_PARTY_INVITE;
+use crate::auth::check::Event;
+use crate::auth::fields::{content, str_field};
+use crate::auth::power_levels_reader::NamedLevel;
+use crate::auth::rejection::{Rejection, ThirdPartyInviteProblem};
+use crate::auth::state::THIRD_PARTY_INVITE;
 use crate::base64;
 use crate::crypto::{PublicKeys, VerifyKey, verify_json};
 use crate::event::ThirdPartyInviteContent;
 use crate::json::{self, Object, Value};
 
 /// Rule H: sending `m.room.third_party_invite` needs the invite level.
-pub(super) fn check_event(event: &Event<'_>) -> Result<(), Rejection> {
+pub(in crate::auth) fn check_event(event: &Event<'_>) -> Result<(), Rejection> {
     let level = event.levels.user_level(event.sender)?;
     let needed = event.levels.named_level(NamedLevel::Invite)?;
     if level < needed {
@@ -24,7 +24,10 @@ pub(super) fn check_event(event: &Event<'_>) -> Result<(), Rejection> {
 /// Rule F.4.1: the invite's `third_party_invite.signed` names `target`, matches an
 /// `m.room.third_party_invite` in the state sent by the same sender, and carries a
 /// signature that one of that event's public keys verifies.
-pub(super) fn verify(event: &Event<'_>, target: &str) -> Result<(), ThirdPartyInviteProblem> {
+pub(in crate::auth) fn verify(
+    event: &Event<'_>,
+    target: &str,
+) -> Result<(), ThirdPartyInviteProblem> {
     let invite = event
         .content()
         .get("third_party_invite")
