@@ -24,7 +24,7 @@ pub(crate) fn load_or_generate(data_dir: &Path) -> io::Result<SigningKey> {
         Ok(text) => parse_key_file(&text).ok_or_else(|| {
             io::Error::new(
                 io::ErrorKind::InvalidData,
-                format!("{} is not an ed25519 key file", path.display()),
+                "not an ed25519 key file",
             )
         }),
         Err(error) if error.kind() == io::ErrorKind::NotFound => {

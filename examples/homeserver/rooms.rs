@@ -50,13 +50,17 @@ impl Draft {
     }
 }
 
-/// The device and transaction ID of a client send.
+/// The device, request path and transaction ID of a client send: the spec scopes a
+/// transaction ID to one device and one request path, so the same ID in another room,
+/// or with another event type, is another transaction.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Txn<'a> {
     /// The sending device.
     pub(crate) device_id: &'a str,
     /// The client's transaction ID.
     pub(crate) txn_id: &'a str,
+    /// The request path without the transaction ID (`send/{roomId}/{eventType}`).
+    pub(crate) path: &'a str,
 }
 
 /// Sends an event into a room: builds, signs, authorises and stores it, and wakes
@@ -75,7 +79,8 @@ pub(crate) fn send(
     txn: Option<Txn<'_>>,
 ) -> ApiResult<EventId> {
     if let Some(txn) = txn
-        && let Some(event_id) = store.transaction_event(sender, txn.device_id, txn.txn_id)?
+        && let Some(event_id) =
+            store.transaction_event(sender, txn.device_id, txn.path, txn.txn_id)?
     {
         return EventId::parse(&event_id).map_err(|e| ApiError::internal("txn", e));
     }
@@ -83,7 +88,7 @@ pub(crate) fn send(
     store.append_event(&NewEvent {
         pdu: &pdu,
         state_after: &state_after,
-        txn: txn.map(|txn| (sender, txn.device_id, txn.txn_id)),
+        txn: txn.map(|txn| (sender, txn.device_id, txn.txn_id, txn.path)),
     })?;
     federate(store, app, &pdu, None)?;
     app.notify();
@@ -773,12 +778,7 @@ mod tests {
             crate::random_string(8)
         ));
         std::fs::create_dir_all(&dir).unwrap();
-        let config = Config {
-            bind: ([127, 0, 0, 1], 0).into(),
-            server_name: "test.example".to_owned(),
-            data_dir: dir.clone(),
-            federation: None,
-        };
+        let config = Config::new(([127, 0, 0, 1], 0).into(), "test.example", dir.clone());
         let key = SigningKey::from_seed("ed25519:test", [7; 32]);
         let app = App::new(config, key, Storage::open(&dir).unwrap(), None);
         (app, Storage::open(&dir).unwrap(), dir)

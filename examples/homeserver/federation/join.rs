@@ -430,8 +430,8 @@ async fn drive<H: Handshake>(app: &App, mut handshake: H) -> ApiResult<H::Output
                 {
                     Ok((status, body)) => Reply::response(status, body),
                     Err(error) => {
-                        eprintln!(
-                            "homeserver: {} {}: {error}",
+                        tracing::warn!(
+                            "{} {}: {error}",
                             request.destination, request.uri
                         );
                         Reply::Failed
