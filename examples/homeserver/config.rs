@@ -208,11 +208,10 @@ impl Config {
                 "--header-timeout" => config.http.header_timeout = seconds(&flag, &value)?,
                 "--body-timeout" => config.http.body_timeout = seconds(&flag, &value)?,
                 "--max-connections" => {
-                    config.http.max_connections = value
-                        .parse()
-                        .ok()
-                        .filter(|n| *n > 0)
-                        .ok_or_else(|| format!("{flag} {value}: expected a positive integer"))?;
+                    config.http.max_connections =
+                        value.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+                            format!("{flag} {value}: expected a positive integer")
+                        })?;
                 }
                 _ => {
                     let limits = &mut config.rate_limits;

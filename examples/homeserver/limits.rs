@@ -195,9 +195,10 @@ impl Limiter {
         if buckets.len() >= SWEEP_AT && !buckets.contains_key(key) {
             buckets.retain(|_, bucket| refilled(*bucket, rate, now) < rate.burst);
         }
-        let bucket = buckets.get(key).copied().map_or(rate.burst, |bucket| {
-            refilled(bucket, rate, now)
-        });
+        let bucket = buckets
+            .get(key)
+            .copied()
+            .map_or(rate.burst, |bucket| refilled(bucket, rate, now));
         if bucket < 1.0 {
             let wait = (1.0 - bucket) / rate.per_second;
             return Err(ApiError::limit_exceeded(Duration::from_secs_f64(wait)));
@@ -239,7 +240,10 @@ mod tests {
             limiter.take("a").unwrap();
         }
         let refused = limiter.take("a").unwrap_err();
-        assert!(refused.to_string().contains("M_LIMIT_EXCEEDED"), "{refused}");
+        assert!(
+            refused.to_string().contains("M_LIMIT_EXCEEDED"),
+            "{refused}"
+        );
         let wait = refused.retry_after().unwrap();
         assert!(wait > Duration::from_millis(1900) && wait <= Duration::from_secs(2));
         limiter.take("b").unwrap();

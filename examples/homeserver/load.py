@@ -73,6 +73,9 @@ def parse_args() -> argparse.Namespace:
     target = parser.add_mutually_exclusive_group()
     target.add_argument("--server-bin", help="use this server binary instead of building")
     target.add_argument("--server-url", help="use this already running server (loopback only)")
+    parser.add_argument("--rate-limits", action="store_true",
+                        help="keep the server's default rate limits (the tool starts it with "
+                             "--no-rate-limits; a server given by --server-url needs that flag)")
     parser.add_argument("--time-limit", type=float, default=120.0,
                         help="stop and fail after this many seconds (default 120)")
     args = parser.parse_args()
@@ -101,7 +104,7 @@ def run_in_venv(args: argparse.Namespace, server_bin: str | None) -> int:
     try:
         python = install_nio(venv_dir)
         command = [python, __file__, "--messages", str(args.messages), "--clients", str(args.clients),
-                   "--time-limit", str(args.time_limit)]
+                   "--time-limit", str(args.time_limit)] + (["--rate-limits"] if args.rate_limits else [])
         command += ["--server-url", args.server_url] if args.server_url else ["--server-bin", server_bin]
         child = subprocess.Popen(command, env={**os.environ, IN_VENV: "1"}, start_new_session=True)
         try:
@@ -197,7 +200,10 @@ class Load:
         if self.url:
             return
         self.workdir = tempfile.mkdtemp(prefix="homeserver-load-")
-        self.server = Server(self.args.server_bin, str(Path(self.workdir) / "data"))
+        # Thousands of sends per second: the server's rate limits are lifted unless
+        # --rate-limits asks to keep them.
+        flags = () if self.args.rate_limits else ("--no-rate-limits",)
+        self.server = Server(self.args.server_bin, str(Path(self.workdir) / "data"), flags)
         await self.server.start()
         self.url = self.server.url
 

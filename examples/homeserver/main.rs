@@ -163,8 +163,7 @@ fn open_data_dir(dir: &Path) -> Result<(SigningKey, Storage), String> {
     let key = keys::load_or_generate(dir)
         .map_err(|e| format!("signing key {}: {e}", key_path.display()))?;
     let db_path = dir.join("homeserver.db");
-    let storage =
-        Storage::open(dir).map_err(|e| format!("database {}: {e}", db_path.display()))?;
+    let storage = Storage::open(dir).map_err(|e| format!("database {}: {e}", db_path.display()))?;
     Ok((key, storage))
 }
 

@@ -111,6 +111,12 @@ pub(crate) fn prepare(
     let version = store
         .room_version(room_id)?
         .ok_or_else(|| ApiError::not_found(format!("unknown room {room_id}")))?;
+    if draft.event_type == "m.room.create" {
+        // The room exists, so it has its create event; the rules refuse a second one.
+        return Err(ApiError::forbidden(
+            "the room already has its m.room.create event",
+        ));
+    }
     let extremities = store.forward_extremities(room_id)?;
     let prev_events = extremities
         .iter()

@@ -17,7 +17,7 @@ use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
-use axum::http::{StatusCode, Uri};
+use axum::http::{HeaderValue, Method, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
@@ -41,12 +41,40 @@ const DRAIN: Duration = Duration::from_secs(5);
 /// How much of a non-JSON error body becomes the Matrix error's message.
 const MAX_ERROR_TEXT: usize = 1024;
 
-/// Wraps `router` in the middleware: request log (outermost), JSON errors, body guard.
+/// Wraps `router` in the middleware: request log (outermost), the browser headers,
+/// JSON errors, body guard.
 pub(crate) fn layers(router: Router, limits: HttpLimits) -> Router {
     router
         .layer(middleware::from_fn_with_state(limits, guard_body))
         .layer(middleware::from_fn(json_errors))
+        .layer(middleware::from_fn(cors))
         .layer(middleware::from_fn(log_request))
+}
+
+/// The headers the spec asks of every response for web clients such as Element
+/// (<https://spec.matrix.org/v1.16/client-server-api/#web-browser-clients>), and the
+/// answer to their `OPTIONS` preflight.
+async fn cors(request: Request, next: Next) -> Response {
+    let mut response = if request.method() == Method::OPTIONS {
+        (StatusCode::OK, axum::Json(serde_json::json!({}))).into_response()
+    } else {
+        next.run(request).await
+    };
+    let headers = response.headers_mut();
+    for (name, value) in [
+        ("access-control-allow-origin", "*"),
+        (
+            "access-control-allow-methods",
+            "GET, POST, PUT, DELETE, OPTIONS",
+        ),
+        (
+            "access-control-allow-headers",
+            "X-Requested-With, Content-Type, Authorization",
+        ),
+    ] {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    response
 }
 
 /// Serves `router` on `listener` until `shutdown` completes, then lets open requests
@@ -172,7 +200,10 @@ async fn guard_body(State(limits): State<HttpLimits>, request: Request, next: Ne
             return ApiError::new(
                 StatusCode::REQUEST_TIMEOUT,
                 "M_UNKNOWN",
-                format!("the request body took longer than {:?}", limits.body_timeout),
+                format!(
+                    "the request body took longer than {:?}",
+                    limits.body_timeout
+                ),
             )
             .into_response();
         }

@@ -257,7 +257,6 @@ impl Storage {
             .optional()?)
     }
 
-
     /// Stores a new access token for a device.
     pub(crate) fn insert_token(
         &self,
