@@ -129,6 +129,8 @@ async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         }
         None => None,
     };
+    let mut config = config;
+    config.http.max_connections = within_fd_limit(config.http.max_connections);
     let http = config.http;
     let app = App::new(config, key, storage, peers);
     resume_outbox(&app);
@@ -195,6 +197,36 @@ fn log_configuration(config: &Config, key: &SigningKey, local: std::net::SocketA
         max_connections = config.http.max_connections,
         "limits"
     );
+}
+
+/// File descriptors kept free of client connections: the database, the listeners,
+/// federation's outbound connections.
+const RESERVED_FDS: usize = 128;
+
+/// `wanted` client connections, or fewer when the process's open-file limit (as Linux
+/// reports it in `/proc/self/limits`) would run out first: past it, `accept` fails and
+/// so does everything else that opens a file.
+fn within_fd_limit(wanted: usize) -> usize {
+    let soft = std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|limits| {
+            let line = limits
+                .lines()
+                .find(|line| line.starts_with("Max open files"))?
+                .to_owned();
+            line.split_whitespace().nth(3)?.parse::<usize>().ok()
+        });
+    match soft {
+        Some(soft) if soft.saturating_sub(RESERVED_FDS) < wanted => {
+            let allowed = soft.saturating_sub(RESERVED_FDS).max(16);
+            tracing::warn!(
+                "the open-file limit is {soft}: serving {allowed} client connections at once, \
+                 not {wanted}"
+            );
+            allowed
+        }
+        _ => wanted,
+    }
 }
 
 /// Waits for SIGINT (Ctrl-C) or SIGTERM and names it.

@@ -382,6 +382,7 @@ pub(crate) async fn put_state(
     Path((room_id, event_type, state_key)): Path<(String, String, String)>,
     JsonBody(content): JsonBody,
 ) -> ApiResult<Json<Value>> {
+    app.limiters().message.take(&auth.user_id)?;
     let handle = app.clone();
     let event_id = app
         .db(move |store| {
