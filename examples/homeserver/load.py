@@ -35,7 +35,8 @@ from urllib.parse import urlsplit
 
 # The journey script only defines things at import time; reuse its build and server
 # helpers rather than copying them.
-from client_journey import Server, build_server, install_nio
+from client_journey import NIO_REQUIREMENT, Server
+from journey_common import build_server
 
 IN_VENV = "HOMESERVER_LOAD_IN_VENV"
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
@@ -91,6 +92,17 @@ def parse_args() -> argparse.Namespace:
             parser.error("--server-url must be http:// on loopback, e.g. http://127.0.0.1:8008")
         args.server_url = args.server_url.rstrip("/")
     return args
+
+
+def install_nio(venv_dir: str) -> str:
+    """Makes a virtualenv in `venv_dir` with matrix-nio; returns its python."""
+    import venv
+
+    venv.create(venv_dir, with_pip=True)
+    python = str(Path(venv_dir) / "bin" / "python")
+    subprocess.run([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                    NIO_REQUIREMENT], check=True)
+    return python
 
 
 def run_in_venv(args: argparse.Namespace, server_bin: str | None) -> int:
