@@ -272,7 +272,8 @@ async fn log_request(request: Request, next: Next) -> Response {
         .unwrap_or_default();
     let response = next.run(request).await;
     let status = response.status().as_u16();
-    let latency_ms = format!("{:.1}", start.elapsed().as_secs_f64() * 1000.0);
+    // Milliseconds to a tenth.
+    let latency_ms = (start.elapsed().as_secs_f64() * 10_000.0).round() / 10.0;
     if response.status().is_server_error() {
         tracing::warn!(target: "homeserver::request", %client, %method, %path, status, latency_ms);
     } else {
