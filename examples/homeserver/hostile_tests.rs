@@ -198,7 +198,7 @@ async fn a_login_flood_hashes_one_per_core_and_others_are_served() {
         "{peak} hashes at once on {cores} cores"
     );
     assert!(
-        whoami < Duration::from_millis(500),
+        whoami < Duration::from_secs(2),
         "whoami took {whoami:?}"
     );
 }
