@@ -89,6 +89,15 @@ impl Hasher {
         self.peak.load(Ordering::Relaxed)
     }
 
+    /// How many working memories the hasher keeps (at most one per concurrent hash).
+    #[cfg(test)]
+    pub(crate) fn pooled(&self) -> usize {
+        self.memory
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
     async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce(&mut [Block]) -> T + Send + 'static,

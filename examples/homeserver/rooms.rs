@@ -64,12 +64,14 @@ pub(crate) struct Txn<'a> {
 }
 
 /// Sends an event into a room: builds, signs, authorises and stores it, and wakes
-/// `/sync`. A repeated transaction ID answers with the event the first send made.
+/// `/sync`. A repeated transaction ID answers with the event the first send made; a new
+/// one (a client's send) counts against the sender's `rc_message` limit first.
 ///
 /// # Errors
 ///
 /// `M_NOT_FOUND` for an unknown room, `M_FORBIDDEN` when the authorization rules refuse
-/// the event, `M_TOO_LARGE` or `M_BAD_JSON` when it is not a valid PDU.
+/// the event, `M_TOO_LARGE` or `M_BAD_JSON` when it is not a valid PDU, 429
+/// `M_LIMIT_EXCEEDED` for a client's send over its rate.
 pub(crate) fn send(
     store: &mut Storage,
     app: &App,
@@ -83,6 +85,9 @@ pub(crate) fn send(
             store.transaction_event(sender, txn.device_id, txn.path, txn.txn_id)?
     {
         return EventId::parse(&event_id).map_err(|e| ApiError::internal("txn", e));
+    }
+    if txn.is_some() {
+        app.limiters().message.take(sender)?;
     }
     let (pdu, state_after) = prepare(store, app, room_id, sender, draft)?;
     store.append_event(&NewEvent {

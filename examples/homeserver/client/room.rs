@@ -356,7 +356,6 @@ pub(crate) async fn send(
     Path((room_id, event_type, txn_id)): Path<(String, String, String)>,
     JsonBody(content): JsonBody,
 ) -> ApiResult<Json<Value>> {
-    app.limiters().message.take(&auth.user_id)?;
     let handle = app.clone();
     let event_id = app
         .db(move |store| {
