@@ -1,6 +1,7 @@
 //! The state every handler shares: configuration, the signing key, the database, the
 //! change notifier that wakes long-polling `/sync` requests, and typing notifications
-//! (kept in memory, as they expire within seconds).
+//! (kept in memory, as they expire within seconds), the rate limiters and the password
+//! hasher.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -16,7 +17,13 @@ use crate::federation::Federation;
 use crate::federation::peers::Peers;
 use crate::federation::sender::Sender;
 use crate::federation::server_keys::ServerKeys;
+use crate::limits::Limiters;
+use crate::password::Hasher;
 use crate::storage::Storage;
+
+/// Long-polling `/sync` requests one user may have open at once; more are refused with
+/// 429, so that one user's flood cannot take every connection's worth of waiting.
+const SYNCS_PER_USER: usize = 8;
 
 /// The shared server state; cheap to clone.
 #[derive(Clone)]
@@ -31,6 +38,10 @@ struct Inner {
     typing: Mutex<Typing>,
     /// The federation client and the keyring; `None` when federation is off.
     federation: Option<Federation>,
+    limiters: Limiters,
+    hasher: Hasher,
+    /// Open `/sync` requests by user.
+    syncs: Mutex<HashMap<String, usize>>,
 }
 
 /// Who is typing where, and when each room last changed; and each user's presence
@@ -69,6 +80,9 @@ impl App {
     ) -> Self {
         let (changes, _) = watch::channel(0);
         Self(Arc::new(Inner {
+            limiters: Limiters::new(&config.rate_limits),
+            hasher: Hasher::default(),
+            syncs: Mutex::default(),
             config,
             key,
             storage: Mutex::new(storage),
@@ -110,6 +124,38 @@ impl App {
     /// The configuration.
     pub(crate) fn config(&self) -> &Config {
         &self.0.config
+    }
+
+    /// The rate limiters.
+    pub(crate) fn limiters(&self) -> &Limiters {
+        &self.0.limiters
+    }
+
+    /// The password hasher.
+    pub(crate) fn hasher(&self) -> &Hasher {
+        &self.0.hasher
+    }
+
+    /// A place among `user_id`'s open `/sync` requests, held until the guard drops.
+    ///
+    /// # Errors
+    ///
+    /// 429 when the user already has [`SYNCS_PER_USER`] open.
+    pub(crate) fn enter_sync(&self, user_id: &str) -> ApiResult<SyncGuard> {
+        let mut syncs = self.syncs();
+        let open = syncs.entry(user_id.to_owned()).or_default();
+        if *open >= SYNCS_PER_USER {
+            return Err(ApiError::limit_exceeded(Duration::from_secs(1)));
+        }
+        *open += 1;
+        Ok(SyncGuard {
+            app: self.clone(),
+            user_id: user_id.to_owned(),
+        })
+    }
+
+    fn syncs(&self) -> MutexGuard<'_, HashMap<String, usize>> {
+        self.0.syncs.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The server name, as in user IDs.
@@ -276,5 +322,23 @@ impl App {
 
     fn typing(&self) -> MutexGuard<'_, Typing> {
         self.0.typing.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// One open `/sync` of a user, counted until dropped.
+pub(crate) struct SyncGuard {
+    app: App,
+    user_id: String,
+}
+
+impl Drop for SyncGuard {
+    fn drop(&mut self) {
+        let mut syncs = self.app.syncs();
+        if let Some(open) = syncs.get_mut(&self.user_id) {
+            *open = open.saturating_sub(1);
+            if *open == 0 {
+                syncs.remove(&self.user_id);
+            }
+        }
     }
 }

@@ -44,7 +44,7 @@ def main() -> int:
 class Server:
     """The example homeserver as a child process on a free loopback port."""
 
-    def __init__(self, binary: str, data_dir: str):
+    def __init__(self, binary: str, data_dir: str, flags: tuple[str, ...] = ("--no-rate-limits",)):
         import socket
 
         with socket.socket() as probe:
@@ -52,6 +52,9 @@ class Server:
             self.port = probe.getsockname()[1]
         self.binary = binary
         self.data_dir = data_dir
+        # The journey registers, logs in and sends faster than the server's default rate
+        # limits (Synapse's) allow; the limits have their own tests in the server.
+        self.flags = list(flags)
         self.server_name = f"localhost:{self.port}"
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen | None = None
@@ -63,7 +66,7 @@ class Server:
 
         self.process = subprocess.Popen(
             [self.binary, "--bind", f"127.0.0.1:{self.port}", "--server-name", self.server_name,
-             "--data-dir", self.data_dir],
+             "--data-dir", self.data_dir, *self.flags],
             stdout=self.log,
             stderr=self.log,
         )

@@ -2,6 +2,7 @@
 //! human-readable `error` (<https://spec.matrix.org/v1.16/client-server-api/#standard-error-response>).
 
 use std::fmt;
+use std::time::Duration;
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -19,6 +20,8 @@ pub(crate) struct ApiError {
     status: StatusCode,
     errcode: &'static str,
     message: String,
+    /// The wait a 429 asks for, as `retry_after_ms`.
+    retry_after: Option<Duration>,
 }
 
 impl ApiError {
@@ -32,7 +35,26 @@ impl ApiError {
             status,
             errcode,
             message: message.into(),
+            retry_after: None,
         }
+    }
+
+    /// 429 `M_LIMIT_EXCEEDED`, to retry after `wait`.
+    pub(crate) fn limit_exceeded(wait: Duration) -> Self {
+        Self {
+            retry_after: Some(wait),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "M_LIMIT_EXCEEDED",
+                "too many requests",
+            )
+        }
+    }
+
+    /// The wait of a 429.
+    #[cfg(test)]
+    pub(crate) fn retry_after(&self) -> Option<Duration> {
+        self.retry_after
     }
 
     /// 400 `M_BAD_JSON`: well-formed JSON of the wrong shape.
@@ -103,7 +125,7 @@ impl ApiError {
 
     /// 500 `M_UNKNOWN`: a fault of the server, logged, with a generic message.
     pub(crate) fn internal(context: &str, error: impl fmt::Display) -> Self {
-        eprintln!("homeserver: internal error ({context}): {error}");
+        tracing::error!("internal error ({context}): {error}");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "M_UNKNOWN",
@@ -130,7 +152,12 @@ impl std::error::Error for ApiError {}
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({ "errcode": self.errcode, "error": self.message });
+        let mut body = json!({ "errcode": self.errcode, "error": self.message });
+        if let Some(wait) = self.retry_after {
+            // At least 1 ms: a client reads 0 as "retry now".
+            let millis = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX).max(1);
+            body["retry_after_ms"] = json!(millis);
+        }
         (self.status, Json(body)).into_response()
     }
 }

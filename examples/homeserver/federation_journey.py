@@ -176,6 +176,9 @@ class Ours(Process):
             "--federation-bind", f"127.0.0.1:{self.federation_port}",
             "--tls-cert", str(tls / "localhost.crt"), "--tls-key", str(tls / "localhost.key"),
             "--federation-ca", str(tls / "ca.crt"), "--federation-allow-ip", "127.0.0.0/8",
+            # Registrations, logins and sends come faster than the default rate limits
+            # (Synapse's) allow; the limits have their own tests in the server.
+            "--no-rate-limits",
         ])
         await self.wait_for(self.url + "/_matrix/client/versions")
 

@@ -3,6 +3,7 @@
 //! fields.
 
 use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr};
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
@@ -16,6 +17,23 @@ use crate::error::ApiError;
 
 /// The largest request body accepted; events themselves are limited to 64 KiB.
 pub(crate) const MAX_BODY: usize = 1 << 20;
+
+/// The address of the client, as the listener put it in the request's extensions (the
+/// unspecified address when there is none, as in tests that call the router directly).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ClientAddr(pub(crate) IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<Self>()
+            .copied()
+            .unwrap_or(Self(IpAddr::V4(Ipv4Addr::UNSPECIFIED))))
+    }
+}
 
 /// The user behind a valid access token.
 #[derive(Debug, Clone)]

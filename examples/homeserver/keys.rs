@@ -21,12 +21,8 @@ const KEY_FILE: &str = "signing.key";
 pub(crate) fn load_or_generate(data_dir: &Path) -> io::Result<SigningKey> {
     let path = data_dir.join(KEY_FILE);
     match fs::read_to_string(&path) {
-        Ok(text) => parse_key_file(&text).ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("{} is not an ed25519 key file", path.display()),
-            )
-        }),
+        Ok(text) => parse_key_file(&text)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "not an ed25519 key file")),
         Err(error) if error.kind() == io::ErrorKind::NotFound => {
             let seed: [u8; 32] = rand::random();
             let version = format!("a_{}", crate::random_string(4));

@@ -35,7 +35,8 @@ from urllib.parse import urlsplit
 
 # The journey script only defines things at import time; reuse its build and server
 # helpers rather than copying them.
-from client_journey import Server, build_server, install_nio
+from client_journey import NIO_REQUIREMENT, Server
+from journey_common import build_server
 
 IN_VENV = "HOMESERVER_LOAD_IN_VENV"
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
@@ -73,6 +74,9 @@ def parse_args() -> argparse.Namespace:
     target = parser.add_mutually_exclusive_group()
     target.add_argument("--server-bin", help="use this server binary instead of building")
     target.add_argument("--server-url", help="use this already running server (loopback only)")
+    parser.add_argument("--rate-limits", action="store_true",
+                        help="keep the server's default rate limits (the tool starts it with "
+                             "--no-rate-limits; a server given by --server-url needs that flag)")
     parser.add_argument("--time-limit", type=float, default=120.0,
                         help="stop and fail after this many seconds (default 120)")
     args = parser.parse_args()
@@ -90,6 +94,17 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
+def install_nio(venv_dir: str) -> str:
+    """Makes a virtualenv in `venv_dir` with matrix-nio; returns its python."""
+    import venv
+
+    venv.create(venv_dir, with_pip=True)
+    python = str(Path(venv_dir) / "bin" / "python")
+    subprocess.run([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                    NIO_REQUIREMENT], check=True)
+    return python
+
+
 def run_in_venv(args: argparse.Namespace, server_bin: str | None) -> int:
     """Creates a throwaway virtualenv with matrix-nio and runs this script inside it.
 
@@ -101,7 +116,7 @@ def run_in_venv(args: argparse.Namespace, server_bin: str | None) -> int:
     try:
         python = install_nio(venv_dir)
         command = [python, __file__, "--messages", str(args.messages), "--clients", str(args.clients),
-                   "--time-limit", str(args.time_limit)]
+                   "--time-limit", str(args.time_limit)] + (["--rate-limits"] if args.rate_limits else [])
         command += ["--server-url", args.server_url] if args.server_url else ["--server-bin", server_bin]
         child = subprocess.Popen(command, env={**os.environ, IN_VENV: "1"}, start_new_session=True)
         try:
@@ -197,7 +212,10 @@ class Load:
         if self.url:
             return
         self.workdir = tempfile.mkdtemp(prefix="homeserver-load-")
-        self.server = Server(self.args.server_bin, str(Path(self.workdir) / "data"))
+        # Thousands of sends per second: the server's rate limits are lifted unless
+        # --rate-limits asks to keep them.
+        flags = () if self.args.rate_limits else ("--no-rate-limits",)
+        self.server = Server(self.args.server_bin, str(Path(self.workdir) / "data"), flags)
         await self.server.start()
         self.url = self.server.url
 

@@ -62,22 +62,28 @@ impl Draft {
     }
 }
 
-/// The device and transaction ID of a client send.
+/// The device, request path and transaction ID of a client send: the spec scopes a
+/// transaction ID to one device and one request path, so the same ID in another room,
+/// or with another event type, is another transaction.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Txn<'a> {
     /// The sending device.
     pub(crate) device_id: &'a str,
     /// The client's transaction ID.
     pub(crate) txn_id: &'a str,
+    /// The request path without the transaction ID (`send/{roomId}/{eventType}`).
+    pub(crate) path: &'a str,
 }
 
 /// Sends an event into a room: builds, signs, authorises and stores it, and wakes
-/// `/sync`. A repeated transaction ID answers with the event the first send made.
+/// `/sync`. A repeated transaction ID answers with the event the first send made; a new
+/// one (a client's send) counts against the sender's `rc_message` limit first.
 ///
 /// # Errors
 ///
 /// `M_NOT_FOUND` for an unknown room, `M_FORBIDDEN` when the authorization rules refuse
-/// the event, `M_TOO_LARGE` or `M_BAD_JSON` when it is not a valid PDU.
+/// the event, `M_TOO_LARGE` or `M_BAD_JSON` when it is not a valid PDU, 429
+/// `M_LIMIT_EXCEEDED` for a client's send over its rate.
 pub(crate) fn send(
     store: &mut Storage,
     app: &App,
@@ -87,9 +93,13 @@ pub(crate) fn send(
     txn: Option<Txn<'_>>,
 ) -> ApiResult<EventId> {
     if let Some(txn) = txn
-        && let Some(event_id) = store.transaction_event(sender, txn.device_id, txn.txn_id)?
+        && let Some(event_id) =
+            store.transaction_event(sender, txn.device_id, txn.path, txn.txn_id)?
     {
         return EventId::parse(&event_id).map_err(|e| ApiError::internal("txn", e));
+    }
+    if txn.is_some() {
+        app.limiters().message.take(sender)?;
     }
     let (pdu, state_after) = prepare(store, app, room_id, sender, draft)?;
     if pdu.event_type() == "m.room.redaction" {
@@ -98,7 +108,7 @@ pub(crate) fn send(
     store.append_event(&NewEvent {
         pdu: &pdu,
         state_after: &state_after,
-        txn: txn.map(|txn| (sender, txn.device_id, txn.txn_id)),
+        txn: txn.map(|txn| (sender, txn.device_id, txn.txn_id, txn.path)),
     })?;
     federate(store, app, &pdu, None)?;
     app.notify();
@@ -174,6 +184,12 @@ pub(crate) fn prepare(
     let version = store
         .room_version(room_id)?
         .ok_or_else(|| ApiError::not_found(format!("unknown room {room_id}")))?;
+    if draft.event_type == "m.room.create" {
+        // The room exists, so it has its create event; the rules refuse a second one.
+        return Err(ApiError::forbidden(
+            "the room already has its m.room.create event",
+        ));
+    }
     let extremities = store.forward_extremities(room_id)?;
     let prev_events = extremities
         .iter()
@@ -751,12 +767,7 @@ mod tests {
             crate::random_string(8)
         ));
         std::fs::create_dir_all(&dir).unwrap();
-        let config = Config {
-            bind: ([127, 0, 0, 1], 0).into(),
-            server_name: "test.example".to_owned(),
-            data_dir: dir.clone(),
-            federation: None,
-        };
+        let config = Config::new(([127, 0, 0, 1], 0).into(), "test.example", dir.clone());
         let key = SigningKey::from_seed("ed25519:test", [7; 32]);
         let app = App::new(config, key, Storage::open(&dir).unwrap(), None);
         (app, Storage::open(&dir).unwrap(), dir)

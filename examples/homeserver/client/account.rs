@@ -15,9 +15,15 @@ use matrix_serverlib::json::Value as CanonicalValue;
 
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
-use crate::http::{Auth, JsonBody, Params};
+use crate::http::{Auth, ClientAddr, JsonBody, Params};
+use crate::random_string;
 use crate::rooms::{self, Draft};
-use crate::{password, random_string};
+use crate::storage::NewEvent;
+
+/// The longest display name accepted, in characters (as Synapse).
+const MAX_DISPLAYNAME_LEN: usize = 256;
+/// The longest avatar URL accepted, in characters (as Synapse).
+const MAX_AVATAR_URL_LEN: usize = 1000;
 
 /// `GET /login`: the supported login types.
 pub(crate) async fn login_flows() -> Json<Value> {
@@ -28,6 +34,7 @@ pub(crate) async fn login_flows() -> Json<Value> {
 /// challenge (flows, params, session); with a dummy stage the account is made.
 pub(crate) async fn register(
     State(app): State<App>,
+    ClientAddr(addr): ClientAddr,
     params: Params,
     body: JsonBody,
 ) -> ApiResult<Response> {
@@ -57,10 +64,8 @@ pub(crate) async fn register(
         return Ok(uia_challenge(Some("unsupported authentication stage")));
     }
     let password = body.str("password")?.to_owned();
-    let hash = tokio::task::spawn_blocking(move || password::hash(&password))
-        .await
-        .map_err(|e| ApiError::internal("hash task", e))?
-        .map_err(|e| ApiError::internal("hash", e))?;
+    app.limiters().registration.take(&addr.to_string())?;
+    let hash = app.hasher().hash(password).await?;
     let inhibit_login = body.opt_bool("inhibit_login")?.unwrap_or(false);
     let device_id = body
         .opt_str("device_id")?
@@ -126,6 +131,14 @@ fn user_in_use() -> ApiError {
 /// `@localpart:server` for a new user, checked against the user ID grammar.
 fn local_user_id(app: &App, localpart: &str) -> ApiResult<String> {
     let user_id = format!("@{localpart}:{}", app.server_name());
+    if localpart.starts_with('_') {
+        // Reserved, as Synapse reserves it (for application services and the like).
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "M_INVALID_USERNAME",
+            "user names may not start with _",
+        ));
+    }
     let valid = !localpart.is_empty()
         && localpart.bytes().all(
             |b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'=' | b'-' | b'/' | b'+'),
@@ -142,7 +155,13 @@ fn local_user_id(app: &App, localpart: &str) -> ApiResult<String> {
 }
 
 /// `POST /login` with `m.login.password`.
-pub(crate) async fn login(State(app): State<App>, body: JsonBody) -> ApiResult<Json<Value>> {
+pub(crate) async fn login(
+    State(app): State<App>,
+    ClientAddr(addr): ClientAddr,
+    body: JsonBody,
+) -> ApiResult<Json<Value>> {
+    let limiters = app.limiters();
+    limiters.login_address.take(&addr.to_string())?;
     if body.str("type")? != "m.login.password" {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -167,21 +186,19 @@ pub(crate) async fn login(State(app): State<App>, body: JsonBody) -> ApiResult<J
         }
         None => body.str("user")?.to_owned(),
     };
-    let user_id = if user.starts_with('@') {
-        user
-    } else {
-        format!("@{}:{}", user.to_lowercase(), app.server_name())
-    };
+    let user_id = login_user_id(&app, &user);
     let password = body.str("password")?.to_owned();
+    limiters.login_account.take(&user_id)?;
+    limiters.login_failed.check(&user_id)?;
     let lookup = user_id.clone();
     let stored = app.db(move |store| store.password_hash(&lookup)).await?;
     let matches = match stored {
-        Some(stored) => tokio::task::spawn_blocking(move || password::verify(&password, &stored))
-            .await
-            .map_err(|e| ApiError::internal("verify task", e))?,
+        Some(stored) => app.hasher().verify(password, stored).await?,
         None => false,
     };
     if !matches {
+        // Counted only after the fact: a refusal here is already the answer.
+        let _ = limiters.login_failed.take(&user_id);
         return Err(ApiError::forbidden("invalid user name or password"));
     }
     let device_id = body
@@ -197,6 +214,21 @@ pub(crate) async fn login(State(app): State<App>, body: JsonBody) -> ApiResult<J
         "device_id": device_id,
         "home_server": app.server_name(),
     })))
+}
+
+/// The user ID a login names: a localpart, or a full user ID of this server, either in
+/// any case (local user IDs are lower case, as registration makes them).
+fn login_user_id(app: &App, user: &str) -> String {
+    let server_name = app.server_name();
+    match user.strip_prefix('@') {
+        None => format!("@{}:{server_name}", user.to_lowercase()),
+        Some(rest) => match rest.split_once(':') {
+            Some((localpart, server)) if server.eq_ignore_ascii_case(server_name) => {
+                format!("@{}:{server_name}", localpart.to_lowercase())
+            }
+            _ => user.to_owned(),
+        },
+    }
 }
 
 /// `POST /logout`: ends this access token.
@@ -249,7 +281,9 @@ pub(crate) async fn profile_field(
 }
 
 /// `PUT /profile/{userId}/displayname` and `.../avatar_url`: stores the field and sends
-/// an updated member event into every room the user is joined to.
+/// an updated member event into every room the user is joined to. The value is checked
+/// and every member event built and authorised before anything is stored; then the field
+/// and all the events are stored in one transaction.
 pub(crate) async fn set_profile_field(
     State(app): State<App>,
     auth: Auth,
@@ -261,17 +295,40 @@ pub(crate) async fn set_profile_field(
         return Err(ApiError::forbidden("cannot change another user's profile"));
     }
     let value = body.opt_str(field.key())?.map(str::to_owned);
+    if let Some(value) = &value
+        && value.chars().count() > field.max_len()
+    {
+        return Err(ApiError::invalid_param(format!(
+            "{} is longer than {} characters",
+            field.key(),
+            field.max_len()
+        )));
+    }
     let handle = app.clone();
     app.db(move |store| {
-        match field {
-            ProfileField::Displayname => store.set_displayname(&user_id, value.as_deref())?,
-            ProfileField::AvatarUrl => store.set_avatar_url(&user_id, value.as_deref())?,
-        }
+        let mut prepared = Vec::new();
         for room_id in rooms::joined_rooms(store, &user_id)? {
-            let content = rooms::member_content(store, &user_id, "join")?;
+            let mut content = rooms::member_content(store, &user_id, "join")?;
+            match &value {
+                Some(value) => content.insert(field.key(), CanonicalValue::from(value.as_str())),
+                None => content.remove(field.key()),
+            };
             let draft = Draft::state("m.room.member", &user_id, content);
-            rooms::send(store, &handle, &room_id, &user_id, draft, None)?;
+            prepared.push(rooms::prepare(store, &handle, &room_id, &user_id, draft)?);
         }
+        let events: Vec<NewEvent<'_>> = prepared
+            .iter()
+            .map(|(pdu, state_after)| NewEvent {
+                pdu,
+                state_after,
+                txn: None,
+            })
+            .collect();
+        store.update_profile(&user_id, field.key(), value.as_deref(), &events)?;
+        for (pdu, _) in &prepared {
+            rooms::federate(store, &handle, pdu, None)?;
+        }
+        handle.notify();
         Ok(())
     })
     .await?;
@@ -339,6 +396,13 @@ impl ProfileField {
             "avatar_url" => Ok(Self::AvatarUrl),
             "displayname" => Ok(Self::Displayname),
             _ => Err(ApiError::unrecognized()),
+        }
+    }
+
+    fn max_len(self) -> usize {
+        match self {
+            Self::AvatarUrl => MAX_AVATAR_URL_LEN,
+            Self::Displayname => MAX_DISPLAYNAME_LEN,
         }
     }
 

@@ -201,8 +201,11 @@ async fn list_public_rooms(
     let total = entries.len();
     let chunk: Vec<Value> = entries.into_iter().skip(offset).take(limit).collect();
     let mut body = json!({ "chunk": chunk, "total_room_count_estimate": total });
-    if offset + limit < total {
-        body["next_batch"] = json!(format!("p{}", offset + limit));
+    // The offset comes from the client: no arithmetic on it may overflow.
+    if let Some(end) = offset.checked_add(limit)
+        && end < total
+    {
+        body["next_batch"] = json!(format!("p{end}"));
     }
     if offset > 0 {
         body["prev_batch"] = json!(format!("p{}", offset.saturating_sub(limit)));

@@ -29,6 +29,7 @@ pub(crate) async fn create_room(
     auth: Auth,
     body: JsonBody,
 ) -> ApiResult<Json<Value>> {
+    app.limiters().room_creation.take(&auth.user_id)?;
     let version_id = body
         .opt_str("room_version")?
         .unwrap_or(DEFAULT_ROOM_VERSION);
@@ -362,9 +363,11 @@ pub(crate) async fn send(
         .db(move |store| {
             let version = room_version(store, &room_id)?;
             let content = event_content(content, &version)?;
+            let path = format!("send/{room_id}/{event_type}");
             let txn = Txn {
                 device_id: &auth.device_id,
                 txn_id: &txn_id,
+                path: &path,
             };
             let draft = Draft::message(&event_type, content);
             rooms::send(store, &handle, &room_id, &auth.user_id, draft, Some(txn))
@@ -391,9 +394,11 @@ pub(crate) async fn redact(
             if let Some(reason) = reason {
                 content.insert("reason", matrix_serverlib::json::Value::from(reason));
             }
+            let path = format!("redact/{room_id}/{event_id}");
             let txn = Txn {
                 device_id: &auth.device_id,
                 txn_id: &txn_id,
+                path: &path,
             };
             let draft = Draft::redaction(&event_id, content);
             rooms::send(store, &handle, &room_id, &auth.user_id, draft, Some(txn))
@@ -409,6 +414,7 @@ pub(crate) async fn put_state(
     Path((room_id, event_type, state_key)): Path<(String, String, String)>,
     JsonBody(content): JsonBody,
 ) -> ApiResult<Json<Value>> {
+    app.limiters().message.take(&auth.user_id)?;
     let handle = app.clone();
     let event_id = app
         .db(move |store| {

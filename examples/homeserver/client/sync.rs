@@ -49,6 +49,7 @@ pub(crate) async fn sync(
     auth: Auth,
     params: Params,
 ) -> ApiResult<Json<Value>> {
+    let _open = app.enter_sync(&auth.user_id)?;
     let since = params.get("since").map(StreamToken::parse).transpose()?;
     let timeout = Duration::from_millis(
         u64::try_from(params.int("timeout", 0)?.clamp(0, MAX_TIMEOUT_MS)).unwrap_or(0),

@@ -59,7 +59,7 @@ pub(crate) async fn before_paging_back(
     for server in edge.servers {
         match backfill_from(app, &edge.version, &room, &edge.oldest, &server, limit).await {
             Ok(()) => return Ok(()),
-            Err(error) => eprintln!("homeserver: backfill of {room} from {server}: {error:?}"),
+            Err(error) => tracing::warn!("backfill of {room} from {server}: {error:?}"),
         }
     }
     Ok(())

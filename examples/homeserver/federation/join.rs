@@ -430,10 +430,7 @@ async fn drive<H: Handshake>(app: &App, mut handshake: H) -> ApiResult<H::Output
                 {
                     Ok((status, body)) => Reply::response(status, body),
                     Err(error) => {
-                        eprintln!(
-                            "homeserver: {} {}: {error}",
-                            request.destination, request.uri
-                        );
+                        tracing::warn!("{} {}: {error}", request.destination, request.uri);
                         Reply::Failed
                     }
                 };

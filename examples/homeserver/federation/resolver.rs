@@ -34,7 +34,7 @@ impl Resolver {
         let dns = TokioResolver::builder_tokio()
             .and_then(|builder| builder.build())
             .map(Arc::new)
-            .map_err(|error| eprintln!("homeserver: no DNS resolver for SRV lookups: {error}"))
+            .map_err(|error| tracing::warn!("no DNS resolver for SRV lookups: {error}"))
             .ok();
         Self {
             dns,

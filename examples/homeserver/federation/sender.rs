@@ -143,7 +143,7 @@ async fn run(app: App, destination: ServerName, handle: Arc<Destination>) {
                 {
                     Ok((status, bytes)) => Reply::response(status, bytes),
                     Err(error) => {
-                        eprintln!("homeserver: sending to {destination}: {error}");
+                        tracing::warn!("sending to {destination}: {error}");
                         Reply::Failed
                     }
                 };
@@ -155,11 +155,11 @@ async fn run(app: App, destination: ServerName, handle: Arc<Destination>) {
                         .db(move |store| store.outbox_delivered(&name, &delivered))
                         .await
                     {
-                        eprintln!("homeserver: outbox of {destination}: {error:?}");
+                        tracing::warn!("outbox of {destination}: {error:?}");
                     }
                 }
                 if let Err(error) = queue.on_result(&transaction.txn_id, outcome, crate::now_ms()) {
-                    eprintln!("homeserver: queue of {destination}: {error}");
+                    tracing::warn!("queue of {destination}: {error}");
                 }
             }
             QueueStep::WaitUntil(until) => {
@@ -187,7 +187,7 @@ async fn load(
     {
         Ok(rows) => rows,
         Err(error) => {
-            eprintln!("homeserver: outbox of {destination}: {error:?}");
+            tracing::warn!("outbox of {destination}: {error:?}");
             return after;
         }
     };
@@ -202,7 +202,7 @@ async fn load(
                 versions.insert(event.room_id.clone(), version);
                 queue.push_pdu(&pdu);
             }
-            Err(error) => eprintln!("homeserver: stored event {}: {error}", event.event_id),
+            Err(error) => tracing::warn!("stored event {}: {error}", event.event_id),
         }
     }
     last

@@ -79,7 +79,7 @@ impl ServerKeys {
                 .unsatisfied(std::slice::from_ref(&need))
                 .is_empty();
             if missing && let Err(error) = self.fetch(app, server).await {
-                eprintln!("homeserver: keys of {server}: {error:?}");
+                tracing::warn!("keys of {server}: {error:?}");
             }
         }
         Ok(self.lock().for_events(servers.iter()))
@@ -98,8 +98,8 @@ impl ServerKeys {
             .map_err(|e| unauthorized(format!("the key document of {server}: {e}")))?;
         let report = self.lock().accept(document, crate::now_ms());
         if !report.conflicts.is_empty() {
-            eprintln!(
-                "homeserver: {server} served new bytes under a key ID still valid: {:?}",
+            tracing::warn!(
+                "{server} served new bytes under a key ID still valid: {:?}",
                 report.conflicts
             );
         }

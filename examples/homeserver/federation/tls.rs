@@ -102,7 +102,7 @@ pub(crate) async fn serve(listener: TcpListener, config: Arc<ServerConfig>, rout
             Ok((tcp, _)) => tcp,
             Err(error) => {
                 // Out of file descriptors and the like: wait a little, keep serving.
-                eprintln!("homeserver: federation accept failed: {error}");
+                tracing::warn!("federation accept failed: {error}");
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             }

@@ -76,7 +76,7 @@ impl<'s> RoomEvents<'s> {
         let stored = match self.store.event(event_id.as_str()) {
             Ok(stored) => stored?,
             Err(error) => {
-                eprintln!("homeserver: reading {event_id}: {error:?}");
+                tracing::warn!("reading {event_id}: {error:?}");
                 return None;
             }
         };

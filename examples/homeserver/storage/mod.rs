@@ -93,12 +93,15 @@ CREATE TABLE IF NOT EXISTS forward_extremities (
     event_id TEXT NOT NULL,
     PRIMARY KEY (room_id, event_id)
 );
-CREATE TABLE IF NOT EXISTS transactions (
+-- Client transaction IDs, scoped as the spec says: per device and request path (the
+-- path names the endpoint, room and event type, without the transaction ID itself).
+CREATE TABLE IF NOT EXISTS client_transactions (
     user_id TEXT NOT NULL,
     device_id TEXT NOT NULL,
+    path TEXT NOT NULL,
     txn_id TEXT NOT NULL,
     event_id TEXT NOT NULL,
-    PRIMARY KEY (user_id, device_id, txn_id)
+    PRIMARY KEY (user_id, device_id, path, txn_id)
 );
 CREATE TABLE IF NOT EXISTS aliases (
     alias TEXT PRIMARY KEY,
@@ -159,8 +162,9 @@ pub(crate) struct NewEvent<'a> {
     pub(crate) pdu: &'a Pdu,
     /// The room state after the event.
     pub(crate) state_after: &'a StateMap,
-    /// `(user, device, txn_id)` of a client send, for idempotency and `unsigned`.
-    pub(crate) txn: Option<(&'a str, &'a str, &'a str)>,
+    /// `(user, device, txn_id, request path)` of a client send, for idempotency and
+    /// `unsigned`.
+    pub(crate) txn: Option<(&'a str, &'a str, &'a str, &'a str)>,
 }
 
 /// One receipt as stored.
@@ -255,24 +259,6 @@ impl Storage {
                 |row| Ok((row.get(0)?, row.get(1)?)),
             )
             .optional()?)
-    }
-
-    /// Sets the display name (or clears it with `None`).
-    pub(crate) fn set_displayname(&self, user_id: &str, name: Option<&str>) -> ApiResult<()> {
-        self.conn.execute(
-            "UPDATE accounts SET displayname = ?2 WHERE user_id = ?1",
-            params![user_id, name],
-        )?;
-        Ok(())
-    }
-
-    /// Sets the avatar URL (or clears it with `None`).
-    pub(crate) fn set_avatar_url(&self, user_id: &str, url: Option<&str>) -> ApiResult<()> {
-        self.conn.execute(
-            "UPDATE accounts SET avatar_url = ?2 WHERE user_id = ?1",
-            params![user_id, url],
-        )?;
-        Ok(())
     }
 
     /// Stores a new access token for a device.
@@ -378,6 +364,30 @@ impl Storage {
         Ok(stream)
     }
 
+    /// Sets a profile field (`displayname` or `avatar_url`; `None` clears it) and stores
+    /// the member events that carry it into the user's rooms, all in one transaction:
+    /// every room or none.
+    pub(crate) fn update_profile(
+        &mut self,
+        user_id: &str,
+        field: &str,
+        value: Option<&str>,
+        events: &[NewEvent<'_>],
+    ) -> ApiResult<()> {
+        let sql = match field {
+            "displayname" => "UPDATE accounts SET displayname = ?2 WHERE user_id = ?1",
+            "avatar_url" => "UPDATE accounts SET avatar_url = ?2 WHERE user_id = ?1",
+            other => return Err(ApiError::internal("profile", format!("no field {other}"))),
+        };
+        let tx = self.conn.transaction()?;
+        tx.execute(sql, params![user_id, value])?;
+        for event in events {
+            write_event(&tx, event)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Creates a room and stores its first event in one transaction.
     pub(crate) fn create_room_with(
         &mut self,
@@ -400,18 +410,21 @@ impl Storage {
         Ok(stream)
     }
 
-    /// The event answering an earlier send with the same transaction ID.
+    /// The event answering an earlier send with the same transaction ID on the same
+    /// request path.
     pub(crate) fn transaction_event(
         &self,
         user_id: &str,
         device_id: &str,
+        path: &str,
         txn_id: &str,
     ) -> ApiResult<Option<String>> {
         Ok(self
             .conn
             .query_row(
-                "SELECT event_id FROM transactions WHERE user_id = ?1 AND device_id = ?2 AND txn_id = ?3",
-                params![user_id, device_id, txn_id],
+                "SELECT event_id FROM client_transactions \
+                 WHERE user_id = ?1 AND device_id = ?2 AND path = ?3 AND txn_id = ?4",
+                params![user_id, device_id, path, txn_id],
                 |row| row.get(0),
             )
             .optional()?)
@@ -903,7 +916,7 @@ fn write_event(tx: &Transaction<'_>, event: &NewEvent<'_>) -> ApiResult<i64> {
     let json =
         String::from_utf8(pdu.to_canonical_bytes()).map_err(|e| ApiError::internal("store", e))?;
     let (txn_device, txn_id) = match event.txn {
-        Some((_, device, txn)) => (Some(device), Some(txn)),
+        Some((_, device, txn, _)) => (Some(device), Some(txn)),
         None => (None, None),
     };
     tx.execute(
@@ -953,10 +966,11 @@ fn write_event(tx: &Transaction<'_>, event: &NewEvent<'_>) -> ApiResult<i64> {
         "INSERT INTO forward_extremities (room_id, event_id) VALUES (?1, ?2)",
         params![room_id, event_id],
     )?;
-    if let Some((user, device, txn)) = event.txn {
+    if let Some((user, device, txn, path)) = event.txn {
         tx.execute(
-            "INSERT INTO transactions (user_id, device_id, txn_id, event_id) VALUES (?1, ?2, ?3, ?4)",
-            params![user, device, txn, event_id],
+            "INSERT INTO client_transactions (user_id, device_id, path, txn_id, event_id) \
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![user, device, path, txn, event_id],
         )?;
     }
     redactions::on_timeline_event(tx, pdu)?;

@@ -95,6 +95,19 @@ pub(super) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
             "ALTER TABLE events ADD COLUMN status TEXT NOT NULL DEFAULT 'timeline';",
         )?;
     }
+    // Transaction IDs were once scoped per device only: give each its send path (room
+    // and event type of the event it made) in the table that scopes them.
+    let unscoped: bool = conn
+        .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'transactions'")?
+        .exists([])?;
+    if unscoped {
+        conn.execute_batch(
+            "INSERT OR IGNORE INTO client_transactions (user_id, device_id, path, txn_id, event_id) \
+             SELECT t.user_id, t.device_id, 'send/' || e.room_id || '/' || e.event_type, \
+             t.txn_id, t.event_id FROM transactions t JOIN events e ON e.event_id = t.event_id; \
+             DROP TABLE transactions;",
+        )?;
+    }
     conn.execute_batch(SCHEMA)
 }
 
