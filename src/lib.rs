@@ -186,6 +186,7 @@ pub mod conformance;
 pub mod crypto;
 pub mod dag;
 pub mod event;
+mod event_graph;
 pub mod federation;
 pub mod id;
 pub mod json;

@@ -11,10 +11,10 @@
 use std::borrow::Borrow;
 use std::collections::BTreeSet;
 
-use super::graph::{Field, Graph, Loader, referrers_first};
-use super::load::load;
 use super::{DagError, EventSource};
 use crate::event::Pdu;
+use crate::event_graph::graph::{Field, Graph, Loader, referrers_first};
+use crate::event_graph::load::load;
 use crate::id::EventId;
 
 /// The auth chain of an event: every event reachable through `auth_events` (the event

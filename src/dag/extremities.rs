@@ -2,10 +2,10 @@
 
 use std::collections::BTreeSet;
 
-use super::graph::{Field, Graph};
-use super::load::answer_pending;
 use super::{DagError, EventSource};
 use crate::event::Pdu;
+use crate::event_graph::graph::{Field, Graph};
+use crate::event_graph::load::answer_pending;
 use crate::id::EventId;
 
 /// The forward extremities of a set of events: those no other event of the set lists

@@ -29,10 +29,6 @@ mod chain;
 mod chain_set;
 mod error;
 mod extremities;
-pub(crate) mod graph;
-pub(crate) mod hash_index;
-mod intern;
-pub(crate) mod load;
 pub(crate) mod order;
 mod source;
 

@@ -10,11 +10,11 @@ use std::borrow::Borrow;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use super::graph::{Field, Graph, Loader, cycle_error};
-use super::load::load;
 use super::{DagError, EventSource};
 use crate::auth::PowerLevel;
 use crate::event::{EventKind, Pdu};
+use crate::event_graph::graph::{Field, Graph, Loader, cycle_error};
+use crate::event_graph::load::load;
 use crate::id::EventId;
 
 /// Orders `event_ids` so that each event comes after those of its `auth_events` that

@@ -6,9 +6,9 @@ use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 
 use crate::auth::{self, AuthEvents, PowerLevel, PowerLevels, Rejection};
-use crate::dag::graph::Graph;
-use crate::dag::hash_index::HashIndex;
 use crate::event::{EventKind, Pdu};
+use crate::event_graph::graph::Graph;
+use crate::event_graph::hash_index::HashIndex;
 use crate::json::{Object, Value};
 use crate::room_version::RoomVersion;
 

@@ -15,10 +15,10 @@ use super::v1::{self, Conflict};
 use super::v2::{self, Plan};
 use super::{ResolveError, ResolverMisuse};
 use crate::auth::Rejection;
-use crate::dag::graph::{Field, Graph, Loader, referrers_first};
 use crate::dag::{AuthChain, EventSource, difference_flags, subgraph_flags};
 use crate::event::Pdu;
 use crate::event::StateKey;
+use crate::event_graph::graph::{Field, Graph, Loader, referrers_first};
 use crate::id::{EventId, RoomId};
 use crate::room_version::{RoomVersion, StateResAlgorithm};
 

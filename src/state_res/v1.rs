@@ -7,8 +7,8 @@ use std::cmp::Reverse;
 use super::passes::{Checker, JOIN_RULES, MEMBER, NONE, POWER_LEVELS};
 use super::v2::Plan;
 use crate::auth::Rejection;
-use crate::dag::graph::Graph;
 use crate::event::Pdu;
+use crate::event_graph::graph::Graph;
 use crate::room_version::RoomVersion;
 use sha1::{Digest, Sha1};
 

@@ -17,9 +17,9 @@ use super::passes::{
 };
 use crate::auth::{self, Rejection};
 use crate::dag::DagError;
-use crate::dag::graph::Graph;
 use crate::dag::order::{Mainline, id_ranks, is_power_levels, sort_referenced_first};
 use crate::event::{EventKind, Pdu};
+use crate::event_graph::graph::Graph;
 use crate::room_version::RoomVersion;
 
 /// The full conflicted set with what the passes read of each event.

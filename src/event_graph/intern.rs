@@ -8,8 +8,8 @@
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 
-use super::DagError;
 use super::hash_index::HashIndex;
+use crate::dag::DagError;
 use crate::id::EventId;
 
 /// No node.

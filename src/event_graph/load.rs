@@ -1,7 +1,7 @@
 //! Answering a graph's requests from a synchronous [`EventSource`].
 
 use super::graph::{Graph, Loader};
-use super::{DagError, EventSource};
+use crate::dag::{DagError, EventSource};
 use crate::event::Pdu;
 
 /// Answers every pending request of `graph` from `source`.

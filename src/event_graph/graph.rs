@@ -7,8 +7,8 @@
 
 use std::borrow::Borrow;
 
-use super::DagError;
 use super::intern::Interner;
+use crate::dag::DagError;
 use crate::event::Pdu;
 use crate::id::{EventId, RoomId};
 
