@@ -905,3 +905,32 @@ pub(crate) fn incoming_invite(data: &[u8]) {
     matrix_serverlib::crypto::verify_json(&redacted, "b.example", &keys)
         .expect("our countersignature verifies");
 }
+
+/// serde interop: whatever `serde_json` reads into the crate's `Value` re-encodes as
+/// canonical JSON that parses back (leniently) to the same value and that `serde_json`
+/// reads back to it too; any JSON handed to `Pdu::from_json_value` gives a PDU or a
+/// typed error, never a panic, and a PDU so made round-trips through its bytes.
+pub(crate) fn serde_value(data: &[u8]) {
+    if let Ok(value) = serde_json::from_slice::<Value>(data) {
+        let encoded = json::to_vec(&value);
+        let reparsed =
+            json::parse(&encoded, &ParseOptions::lenient()).expect("canonical output reparses");
+        assert_eq!(reparsed, value, "canonical round trip changed the value");
+        let again: Value = serde_json::from_slice(&encoded).expect("serde reads canonical output");
+        assert_eq!(again, value, "serde round trip changed the value");
+    }
+    if let Ok(raw) = serde_json::from_slice::<serde_json::Value>(data) {
+        for version in [
+            RoomVersion::V1,
+            RoomVersion::V6,
+            RoomVersion::V11,
+            RoomVersion::V12,
+        ] {
+            if let Ok(pdu) = Pdu::from_json_value(raw.clone(), &version) {
+                let bytes = pdu.to_canonical_bytes();
+                let reread = Pdu::from_bytes(&bytes, &version).expect("a PDU's bytes reparse");
+                assert_eq!(reread.event_id(), pdu.event_id(), "event ID changed");
+            }
+        }
+    }
+}
