@@ -144,19 +144,23 @@ impl ApplicationService {
 impl Registrations {
     /// The services that receive `event`, in registration order: each for which
     /// [`ApplicationService::is_interested_in_event`] holds. The room's aliases and
-    /// members are read once each, and only if a service is still undecided.
+    /// members are read once each, and only if a service is still undecided; each
+    /// text is searched once against the namespaces of all services together.
     #[must_use]
     pub fn interested_in_event<R: RoomFacts + ?Sized>(
         &self,
         event: &Pdu,
         room: &R,
     ) -> Vec<&ApplicationService> {
-        let decided: Vec<bool> = self
-            .services()
-            .iter()
-            .map(|service| service.event_alone_decides(event))
-            .collect();
-        self.finish_with_room(decided, room)
+        let mut marks = Marks::new(self);
+        marks.user(event.sender().as_str());
+        if event.event_type() == "m.room.member"
+            && let Some(target) = event.state_key()
+        {
+            marks.user(target);
+        }
+        marks.namespace(NamespaceKind::Rooms, event.room_id().as_str());
+        marks.finish_with_room(room)
     }
 
     /// The services interested in a room, in registration order.
@@ -166,16 +170,9 @@ impl Registrations {
         room_id: &RoomId,
         room: &R,
     ) -> Vec<&ApplicationService> {
-        let decided: Vec<bool> = self
-            .services()
-            .iter()
-            .map(|service| {
-                service
-                    .registration()
-                    .is_in_namespace(NamespaceKind::Rooms, room_id.as_str())
-            })
-            .collect();
-        self.finish_with_room(decided, room)
+        let mut marks = Marks::new(self);
+        marks.namespace(NamespaceKind::Rooms, room_id.as_str());
+        marks.finish_with_room(room)
     }
 
     /// The services that receive a typing or receipt event in a room: those that
@@ -207,54 +204,94 @@ impl Registrations {
             .filter(|service| service.is_interested_in_presence(user_id, rooms))
             .collect()
     }
+}
 
-    /// Decides the services still open by the room's aliases, then its members.
-    fn finish_with_room<R: RoomFacts + ?Sized>(
-        &self,
-        mut decided: Vec<bool>,
-        room: &R,
-    ) -> Vec<&ApplicationService> {
-        let services = self.services();
-        let open = |decided: &[bool]| decided.iter().any(|done| !done);
-        if open(&decided)
-            && services.iter().zip(&decided).any(|(service, done)| {
-                !done
-                    && !service
-                        .registration()
-                        .namespaces(NamespaceKind::Aliases)
-                        .is_empty()
-            })
+/// Which services are decided interested so far, for one question.
+struct Marks<'r> {
+    registrations: &'r Registrations,
+    decided: Vec<bool>,
+    scratch: Vec<bool>,
+}
+
+impl<'r> Marks<'r> {
+    fn new(registrations: &'r Registrations) -> Self {
+        Self {
+            registrations,
+            decided: vec![false; registrations.len()],
+            scratch: Vec::new(),
+        }
+    }
+
+    fn open(&self) -> bool {
+        self.decided.iter().any(|done| !done)
+    }
+
+    /// Marks the services interested in a user: its sender, or a user namespace.
+    fn user(&mut self, user_id: &str) {
+        for (service, done) in self
+            .registrations
+            .services()
+            .iter()
+            .zip(self.decided.iter_mut())
         {
-            for alias in room.aliases() {
-                for (service, done) in services.iter().zip(decided.iter_mut()) {
-                    if !*done
-                        && service
-                            .registration()
-                            .is_in_namespace(NamespaceKind::Aliases, alias)
-                    {
+            if service.sender().as_str() == user_id {
+                *done = true;
+            }
+        }
+        self.namespace(NamespaceKind::Users, user_id);
+    }
+
+    /// Marks the services with a namespace of this kind matching `text`.
+    fn namespace(&mut self, kind: NamespaceKind, text: &str) {
+        if !self.open() {
+            return;
+        }
+        match self.registrations.combined(kind) {
+            Some(combined) => combined.mark(text, &mut self.decided, &mut self.scratch),
+            None => {
+                for (service, done) in self
+                    .registrations
+                    .services()
+                    .iter()
+                    .zip(self.decided.iter_mut())
+                {
+                    if !*done && service.registration().is_in_namespace(kind, text) {
                         *done = true;
                     }
                 }
-                if !open(&decided) {
+            }
+        }
+    }
+
+    /// Decides the services still open by the room's aliases, then its members.
+    fn finish_with_room<R: RoomFacts + ?Sized>(mut self, room: &R) -> Vec<&'r ApplicationService> {
+        let services = self.registrations.services();
+        let alias_open = services.iter().zip(&self.decided).any(|(service, done)| {
+            !done
+                && !service
+                    .registration()
+                    .namespaces(NamespaceKind::Aliases)
+                    .is_empty()
+        });
+        if self.open() && alias_open {
+            for alias in room.aliases() {
+                self.namespace(NamespaceKind::Aliases, alias);
+                if !self.open() {
                     break;
                 }
             }
         }
-        if open(&decided) {
+        if self.open() {
             for member in room.joined_local_members() {
-                for (service, done) in services.iter().zip(decided.iter_mut()) {
-                    if !*done && service.is_interested_in_user(member) {
-                        *done = true;
-                    }
-                }
-                if !open(&decided) {
+                self.user(member);
+                if !self.open() {
                     break;
                 }
             }
         }
         services
             .iter()
-            .zip(decided)
+            .zip(self.decided)
             .filter_map(|(service, done)| done.then_some(service))
             .collect()
     }

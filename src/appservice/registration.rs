@@ -254,6 +254,11 @@ impl Registration {
         self.unstable_push_ephemeral
     }
 
+    /// The anchored patterns of one kind, in order, as compiled.
+    pub(crate) fn anchored_patterns(&self, kind: NamespaceKind) -> &[String] {
+        self.set(kind).set.patterns()
+    }
+
     fn set(&self, kind: NamespaceKind) -> &NamespaceSet {
         match kind {
             NamespaceKind::Aliases => &self.aliases,

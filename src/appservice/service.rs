@@ -4,9 +4,10 @@
 
 use std::hint::black_box;
 
+use regex::{RegexSet, RegexSetBuilder};
 use sha2::{Digest as _, Sha256};
 
-use super::{NamespaceKind, Registration, RegistrationError};
+use super::{NamespaceKind, REGEX_SIZE_LIMIT, Registration, RegistrationError};
 use crate::id::{RoomAliasId, ServerName, UserId};
 
 /// One loaded application service: its registration and its sender's user ID on this
@@ -105,6 +106,62 @@ impl ApplicationService {
 #[derive(Debug, Clone)]
 pub struct Registrations {
     services: Vec<ApplicationService>,
+    users: Option<Combined>,
+    aliases: Option<Combined>,
+    rooms: Option<Combined>,
+}
+
+/// The namespaces of one kind of every service in one set, so that one search tells
+/// which services' namespaces match a text.
+#[derive(Debug, Clone)]
+pub(crate) struct Combined {
+    set: RegexSet,
+    /// For each pattern of the set, the index of its service.
+    owner: Vec<usize>,
+}
+
+impl Combined {
+    /// `None` when no service has a namespace of this kind, or when the union is over
+    /// the size bound (then each service's own set is asked instead).
+    fn build(services: &[ApplicationService], kind: NamespaceKind) -> Option<Self> {
+        let mut patterns = Vec::new();
+        let mut owner = Vec::new();
+        for (index, service) in services.iter().enumerate() {
+            for pattern in service.registration.anchored_patterns(kind) {
+                patterns.push(pattern.as_str());
+                owner.push(index);
+            }
+        }
+        if patterns.is_empty() {
+            return None;
+        }
+        let limit = REGEX_SIZE_LIMIT.saturating_mul(patterns.len());
+        let set = RegexSetBuilder::new(patterns)
+            .size_limit(limit)
+            .dfa_size_limit(limit)
+            .build()
+            .ok()?;
+        Some(Self { set, owner })
+    }
+
+    /// Marks in `decided` every service with a namespace matching `text`; `scratch`
+    /// is a buffer of the set's length.
+    pub(crate) fn mark(&self, text: &str, decided: &mut [bool], scratch: &mut Vec<bool>) {
+        // Most texts match nothing; that answer is cheaper than the list of matches.
+        if !self.set.is_match(text) {
+            return;
+        }
+        scratch.clear();
+        scratch.resize(self.set.len(), false);
+        if !self.set.matches_read_at(scratch, text, 0) {
+            return;
+        }
+        for (hit, owner) in scratch.iter().zip(&self.owner) {
+            if *hit && let Some(done) = decided.get_mut(*owner) {
+                *done = true;
+            }
+        }
+    }
 }
 
 impl Registrations {
@@ -140,7 +197,12 @@ impl Registrations {
             check_tokens(&services, &service)?;
             services.push(service);
         }
-        Ok(Self { services })
+        Ok(Self {
+            users: Combined::build(&services, NamespaceKind::Users),
+            aliases: Combined::build(&services, NamespaceKind::Aliases),
+            rooms: Combined::build(&services, NamespaceKind::Rooms),
+            services,
+        })
     }
 
     /// The services, in registration order.
@@ -275,6 +337,25 @@ impl Registrations {
 
     pub(crate) fn services(&self) -> &[ApplicationService] {
         &self.services
+    }
+
+    /// The same services without the combined sets, so that tests reach the
+    /// per-service path taken when a union is over the size bound.
+    #[cfg(test)]
+    pub(crate) fn without_combined(mut self) -> Self {
+        self.users = None;
+        self.aliases = None;
+        self.rooms = None;
+        self
+    }
+
+    /// The combined set of one kind, if there is one.
+    pub(crate) fn combined(&self, kind: NamespaceKind) -> Option<&Combined> {
+        match kind {
+            NamespaceKind::Aliases => self.aliases.as_ref(),
+            NamespaceKind::Rooms => self.rooms.as_ref(),
+            NamespaceKind::Users => self.users.as_ref(),
+        }
     }
 }
 

@@ -1007,6 +1007,13 @@ proptest! {
             .map(|s| s.id().to_owned())
             .collect();
         prop_assert_eq!(&actual, &expected);
+        let separate = services.clone().without_combined();
+        let one_by_one: Vec<String> = separate
+            .interested_in_event(&pdu, &room)
+            .into_iter()
+            .map(|s| s.id().to_owned())
+            .collect();
+        prop_assert_eq!(&one_by_one, &expected);
         for service in &services {
             prop_assert_eq!(
                 service.is_interested_in_event(&pdu, &room),
