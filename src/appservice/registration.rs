@@ -705,6 +705,95 @@ mod tests {
         assert!(!registration.is_in_namespace(users, "x@c:x"));
     }
 
+    /// Patterns and texts run through Python 3.11's `re.match` (the call Synapse's
+    /// `_matches_regex` makes); each case lists the texts Python matched.
+    #[test]
+    fn agrees_with_python_re_match() {
+        let texts = [
+            "@_irc_alice:example.org",
+            "@_irc_alice:example.org.evil",
+            "@_irc_:example.org",
+            "x@_irc_a:example.org",
+            "@a:x",
+            "@b:x",
+            "@bot:x",
+            "@BOT:x",
+            "@c:x",
+            "@\u{e9}:example.org",
+            "@abc",
+            "@abc:x",
+            "@x:y",
+            "@mybot:x",
+            "@foo_1:x",
+            "@12:x",
+            "@1:x",
+            "#_portal_x:example.org",
+            "#_portal_",
+            "!room:x",
+            "!rooms:x",
+        ];
+        let cases: [(&str, &[&str]); 14] = [
+            (
+                "@_irc_",
+                &[
+                    "@_irc_alice:example.org",
+                    "@_irc_alice:example.org.evil",
+                    "@_irc_:example.org",
+                ],
+            ),
+            (
+                "@_irc_.*:example\\.org$",
+                &["@_irc_alice:example.org", "@_irc_:example.org"],
+            ),
+            (
+                "@_irc_.*:example\\.org\\Z",
+                &["@_irc_alice:example.org", "@_irc_:example.org"],
+            ),
+            ("@a|@b", &["@a:x", "@b:x", "@bot:x", "@abc", "@abc:x"]),
+            ("(?i)@BOT", &["@bot:x", "@BOT:x"]),
+            ("(?x) @c  # comment", &["@c:x"]),
+            (
+                "@\\w+:example\\.org",
+                &[
+                    "@_irc_alice:example.org",
+                    "@_irc_alice:example.org.evil",
+                    "@_irc_:example.org",
+                    "@\u{e9}:example.org",
+                ],
+            ),
+            ("@[a-z]+$", &["@abc"]),
+            ("^@x", &["@x:y"]),
+            (".*bot", &["@bot:x", "@mybot:x"]),
+            ("@(foo|bar)_", &["@foo_1:x"]),
+            ("@\\d{2}", &["@12:x"]),
+            ("#_portal_.+", &["#_portal_x:example.org"]),
+            ("!room", &["!room:x", "!rooms:x"]),
+        ];
+        for (pattern, matched) in cases {
+            let namespaces = json!({"users": [{"exclusive": true, "regex": pattern}]});
+            let registration = Registration::from_json(&with("namespaces", namespaces)).unwrap();
+            let ours: Vec<&str> = texts
+                .iter()
+                .copied()
+                .filter(|text| registration.is_in_namespace(NamespaceKind::Users, text))
+                .collect();
+            assert_eq!(ours, matched, "{pattern}");
+        }
+    }
+
+    /// The one known difference: Python's `$` also matches before a final newline.
+    /// No valid user ID, alias or room ID ends in a newline (the server-name grammar
+    /// has none), so the two agree on every ID.
+    #[test]
+    fn dollar_before_a_final_newline_differs_from_python() {
+        let namespaces =
+            json!({"users": [{"exclusive": true, "regex": "@_irc_.*:example\\.org$"}]});
+        let registration = Registration::from_json(&with("namespaces", namespaces)).unwrap();
+        // Python's re.match matches this text; the regex crate does not.
+        assert!(!registration.is_in_namespace(NamespaceKind::Users, "@_irc_a:example.org\n"));
+        assert!(crate::id::UserId::parse("@_irc_a:example.org\n").is_err());
+    }
+
     #[test]
     fn python_end_of_text_escape_is_translated() {
         assert_eq!(python_escapes("@a\\Z"), "@a\\z");
