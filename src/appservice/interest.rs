@@ -76,7 +76,8 @@ impl ApplicationService {
 
     /// Whether the service receives a user's presence (Synapse's
     /// `is_interested_in_presence`): it asked for ephemeral events and the user
-    /// interests it or is in a room that does. `rooms` are the user's rooms.
+    /// interests it or is in a room that does. `rooms` are the rooms the user has
+    /// joined, each with its facts (Synapse's `get_rooms_for_user`).
     #[must_use]
     pub fn is_interested_in_presence<R: RoomFacts>(
         &self,

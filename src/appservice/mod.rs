@@ -73,6 +73,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod ephemeral;
 mod error;
 mod interest;
 mod masquerade;
@@ -80,6 +81,7 @@ mod registration;
 mod request;
 mod service;
 
+pub use ephemeral::{presence_event, receipt_event, typing_event};
 pub use error::{MasqueradeError, RegistrationError};
 pub use interest::{RoomFacts, RoomSnapshot};
 pub use masquerade::{Masquerade, MasqueradeCheck};

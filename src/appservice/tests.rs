@@ -568,6 +568,31 @@ fn private_receipts_are_kept_only_for_interesting_users() {
     assert_eq!(service.receipt_content(&only_hidden), None);
 }
 
+#[test]
+fn ephemeral_events_have_synapses_shapes() {
+    let room = room_id("!r:example.org");
+    let typing = typing_event(&room, &[UserId::parse("@a:example.org").unwrap()]);
+    assert_eq!(
+        json::to_string(&Value::Object(typing)),
+        r#"{"content":{"user_ids":["@a:example.org"]},"room_id":"!r:example.org","type":"m.typing"}"#
+    );
+    let receipt = receipt_event(&room, crate::test_util::object(r#"{"$e":{"m.read":{}}}"#));
+    assert_eq!(receipt["type"].as_str(), Some("m.receipt"));
+    assert_eq!(
+        receipt["content"]["$e"]["m.read"]
+            .as_object()
+            .map(Object::len),
+        Some(0)
+    );
+    let mut content = Object::new();
+    content.insert("presence", Value::from("online"));
+    let presence = presence_event(&UserId::parse("@a:example.org").unwrap(), content);
+    assert_eq!(
+        json::to_string(&Value::Object(presence)),
+        r#"{"content":{"presence":"online"},"sender":"@a:example.org","type":"m.presence"}"#
+    );
+}
+
 // ---- masquerading -------------------------------------------------------------------
 
 fn masquerade_service() -> Registrations {
