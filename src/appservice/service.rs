@@ -273,6 +273,18 @@ impl Registrations {
             .filter(move |service| service.is_exclusive_user(user_id))
     }
 
+    /// Whether `service` may register `user_id` for itself (`m.login.application_service`
+    /// registration, Synapse's `appservice_register`): the user interests the service,
+    /// and no other service holds it exclusively. Synapse answers `M_EXCLUSIVE` when
+    /// not.
+    #[must_use]
+    pub fn may_register_as(&self, service: &ApplicationService, user_id: &str) -> bool {
+        service.is_interested_in_user(user_id)
+            && self
+                .exclusive_user_owners(user_id)
+                .all(|owner| owner.id() == service.id())
+    }
+
     /// The first service whose alias namespaces match `alias` with an exclusive
     /// first match: while there is one, an ordinary user may not create or delete the
     /// alias (Synapse answers `M_EXCLUSIVE`).
