@@ -88,3 +88,8 @@ fn resolve_well_known_corpus() {
 fn incoming_invite_corpus() {
     replay("incoming_invite", laws::incoming_invite);
 }
+
+#[test]
+fn appservice_registration_corpus() {
+    replay("appservice_registration", laws::appservice_registration);
+}
