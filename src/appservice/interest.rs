@@ -39,6 +39,17 @@ impl<'a, A: AsRef<str>, M: AsRef<str>> RoomSnapshot<'a, A, M> {
     }
 }
 
+impl RoomSnapshot<'static, &'static str, &'static str> {
+    /// A room with no local aliases and no joined local members.
+    #[must_use]
+    pub fn empty() -> Self {
+        Self {
+            aliases: &[],
+            members: &[],
+        }
+    }
+}
+
 impl<A: AsRef<str>, M: AsRef<str>> RoomFacts for RoomSnapshot<'_, A, M> {
     fn aliases(&self) -> impl Iterator<Item = &str> {
         self.aliases.iter().map(AsRef::as_ref)

@@ -196,7 +196,9 @@ impl Registration {
         &self.set(kind).entries
     }
 
-    /// Whether the service's users are rate limited (Synapse's default: yes).
+    /// Whether the service's users are rate limited (Synapse's default: yes; the
+    /// sender never is, see
+    /// [`ApplicationService::is_rate_limited`](super::ApplicationService::is_rate_limited)).
     #[must_use]
     pub fn rate_limited(&self) -> bool {
         self.rate_limited

@@ -77,6 +77,14 @@ impl ApplicationService {
         self.is_interested_in_user(user_id)
     }
 
+    /// Whether a request made with this service's `as_token`, acting as `user_id`, is
+    /// rate limited: as Synapse, never when the registration says `rate_limited: false`,
+    /// and never for the service's sender.
+    #[must_use]
+    pub fn is_rate_limited(&self, user_id: &str) -> bool {
+        self.registration.rate_limited() && user_id != self.sender.as_str()
+    }
+
     /// Whether `token` is this service's `hs_token`, compared in constant time. For a
     /// bridge checking the homeserver's requests.
     #[must_use]

@@ -72,7 +72,7 @@ const NO_ALIASES: &[&str] = &[];
 const NO_MEMBERS: &[&str] = &[];
 
 fn empty_room() -> RoomSnapshot<'static, &'static str, &'static str> {
-    RoomSnapshot::new(NO_ALIASES, NO_MEMBERS)
+    RoomSnapshot::empty()
 }
 
 fn room_id(text: &str) -> RoomId {
@@ -209,6 +209,25 @@ fn by_as_token_finds_only_the_exact_as_token() {
             .by_sender("@_b_bot:example.org")
             .map(ApplicationService::id),
         Some("b")
+    );
+}
+
+#[test]
+fn rate_limits_spare_the_sender_and_services_that_opt_out() {
+    let mut free = registration_json("free", json!({}));
+    free["rate_limited"] = json!(false);
+    let services = load(vec![
+        registration("limited", users("@_l_", true)),
+        Registration::from_json(&free).unwrap(),
+    ]);
+    let limited = services.get("limited").unwrap();
+    assert!(limited.is_rate_limited("@_l_1:example.org"));
+    assert!(!limited.is_rate_limited("@_limited_bot:example.org"));
+    assert!(
+        !services
+            .get("free")
+            .unwrap()
+            .is_rate_limited("@_free_1:example.org")
     );
 }
 
