@@ -32,12 +32,15 @@ fn registrations() -> Registrations {
                     })
                 })
                 .collect();
-            users.push(serde_json::json!({"exclusive": false, "regex": format!("@b{s}guest[0-9]+:.*")}));
+            let guests = format!("@b{s}guest[0-9]+:.*");
+            users.push(serde_json::json!({"exclusive": false, "regex": guests}));
             let aliases: Vec<serde_json::Value> = (0..3)
-                .map(|n| serde_json::json!({"exclusive": true, "regex": format!("#_b{s}_a{n}_.*:example\\.org$")}))
+                .map(|n| format!("#_b{s}_a{n}_.*:example\\.org$"))
+                .map(|regex| serde_json::json!({"exclusive": true, "regex": regex}))
                 .collect();
             let rooms: Vec<serde_json::Value> = (0..3)
-                .map(|n| serde_json::json!({"exclusive": false, "regex": format!("!b{s}r{n}[A-Za-z]+:example\\.org")}))
+                .map(|n| format!("!b{s}r{n}[A-Za-z]+:example\\.org"))
+                .map(|regex| serde_json::json!({"exclusive": false, "regex": regex}))
                 .collect();
             Registration::from_json(&serde_json::json!({
                 "id": format!("bridge{s}"),

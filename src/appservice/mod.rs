@@ -13,7 +13,9 @@
 //! backreferences) are refused at load time.
 //!
 //! ```
-//! use matrix_serverlib::appservice::{Registration, Registrations, RoomSnapshot, TransactionCounter, Transaction};
+//! use matrix_serverlib::appservice::{
+//!     Registration, Registrations, RoomSnapshot, Transaction, TransactionCounter,
+//! };
 //! use matrix_serverlib::crypto::SigningKey;
 //! use matrix_serverlib::event::{ClientEvent, EventBuilder};
 //! use matrix_serverlib::id::ServerName;
@@ -51,7 +53,8 @@
 //! assert!(services.interested_in_event(&message, &lonely).is_empty());
 //!
 //! // ...but reaches the bridge once one of its puppets has joined.
-//! let portal = RoomSnapshot::new(&[] as &[&str], &["@alice:example.org", "@_irc_bob:example.org"]);
+//! let members = ["@alice:example.org", "@_irc_bob:example.org"];
+//! let portal = RoomSnapshot::new(&[] as &[&str], &members);
 //! let interested = services.interested_in_event(&message, &portal);
 //! assert_eq!(interested.len(), 1);
 //!
@@ -62,7 +65,10 @@
 //!     .event(&ClientEvent::new(&message).now(1_500))
 //!     .to_request();
 //! assert_eq!(request.method.as_str(), "PUT");
-//! assert_eq!(request.url.as_deref(), Some("http://127.0.0.1:9000/_matrix/app/v1/transactions/42"));
+//! assert_eq!(
+//!     request.url.as_deref(),
+//!     Some("http://127.0.0.1:9000/_matrix/app/v1/transactions/42")
+//! );
 //! assert_eq!(request.authorization, "Bearer hs-secret");
 //! let body = request.body.ok_or("no body")?;
 //! assert_eq!(body["events"][0]["event_id"].as_str(), Some(message.event_id().as_str()));

@@ -644,7 +644,10 @@ mod tests {
 
     #[test]
     fn bad_and_oversized_regexes_are_refused_with_their_path() {
-        let bad = json!({"users": [{"exclusive": false, "regex": "@a"}, {"exclusive": true, "regex": "(@b"}]});
+        let bad = json!({"users": [
+            {"exclusive": false, "regex": "@a"},
+            {"exclusive": true, "regex": "(@b"},
+        ]});
         match Registration::from_json(&with("namespaces", bad)) {
             Err(RegistrationError::Regex { path, pattern, .. }) => {
                 assert_eq!(path, "namespaces.users[1].regex");

@@ -105,7 +105,8 @@ impl ApplicationService {
 ///     "namespaces": {"aliases": [{"exclusive": true, "regex": "#_irc_.*"}]},
 /// }))?;
 /// let services = Registrations::new(vec![registration], &ServerName::parse("example.org")?)?;
-/// assert_eq!(services.by_as_token("a").map(|s| s.sender().as_str()), Some("@_irc_bot:example.org"));
+/// let bridge = services.by_as_token("a").ok_or("not found")?;
+/// assert_eq!(bridge.sender().as_str(), "@_irc_bot:example.org");
 /// assert!(services.by_as_token("h").is_none());
 /// assert!(services.exclusive_alias_owner("#_irc_chan:example.org").is_some());
 /// assert!(services.exclusive_user_owner("@_irc_bot:example.org").is_some());

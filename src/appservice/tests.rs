@@ -170,7 +170,8 @@ fn the_sender_must_be_a_valid_user_id_on_this_server() {
         assert!(
             matches!(
                 with_localpart(bad),
-                Err(RegistrationError::InvalidSenderLocalpart { ref localpart, .. }) if localpart == bad
+                Err(RegistrationError::InvalidSenderLocalpart { ref localpart, .. })
+                    if localpart == bad
             ),
             "{bad:?}"
         );
@@ -327,14 +328,20 @@ fn exclusive_aliases_and_who_may_modify_them() {
 fn query_targets_need_a_url_and_a_namespace() {
     let mut silent = registration_json(
         "silent",
-        json!({"users": [{"exclusive": true, "regex": "@_q_"}], "aliases": [{"exclusive": false, "regex": "#_q_"}]}),
+        json!({
+            "users": [{"exclusive": true, "regex": "@_q_"}],
+            "aliases": [{"exclusive": false, "regex": "#_q_"}],
+        }),
     );
     silent["url"] = Json::Null;
     let services = load(vec![
         Registration::from_json(&silent).unwrap(),
         registration(
             "q",
-            json!({"users": [{"exclusive": false, "regex": "@_q_"}], "aliases": [{"exclusive": false, "regex": "#_q_"}]}),
+            json!({
+                "users": [{"exclusive": false, "regex": "@_q_"}],
+                "aliases": [{"exclusive": false, "regex": "#_q_"}],
+            }),
         ),
     ]);
     assert_eq!(ids(services.user_query_targets("@_q_1:example.org")), ["q"]);
@@ -491,7 +498,10 @@ fn room_facts_are_read_once_and_only_when_needed() {
 
     let services = load(vec![registration(
         "a",
-        json!({"users": [{"exclusive": true, "regex": "@_a_"}], "aliases": [{"exclusive": true, "regex": "#_a_"}]}),
+        json!({
+            "users": [{"exclusive": true, "regex": "@_a_"}],
+            "aliases": [{"exclusive": true, "regex": "#_a_"}],
+        }),
     )]);
     let decided = message("@_a_bot:example.org", "!r:example.org");
     assert_eq!(ids(services.interested_in_event(&decided, &room)), ["a"]);
@@ -572,14 +582,18 @@ fn private_receipts_are_kept_only_for_interesting_users() {
     let content = crate::test_util::object(
         r#"{
             "$e1": {"m.read": {"@alice:example.org": {"ts": 1}},
-                    "m.read.private": {"@alice:example.org": {"ts": 2}, "@_irc_b:example.org": {"ts": 3}}},
+                    "m.read.private": {"@alice:example.org": {"ts": 2},
+                                       "@_irc_b:example.org": {"ts": 3}}},
             "$e2": {"m.read.private": {"@alice:example.org": {"ts": 4}}}
         }"#,
     );
     let filtered = service.receipt_content(&content).unwrap();
     assert_eq!(
         json::to_string(&Value::Object(filtered)),
-        r#"{"$e1":{"m.read":{"@alice:example.org":{"ts":1}},"m.read.private":{"@_irc_b:example.org":{"ts":3}}}}"#
+        concat!(
+            r#"{"$e1":{"m.read":{"@alice:example.org":{"ts":1}},"#,
+            r#""m.read.private":{"@_irc_b:example.org":{"ts":3}}}}"#
+        )
     );
     let only_hidden = crate::test_util::object(
         r#"{"$e2": {"m.read.private": {"@alice:example.org": {"ts": 4}}}}"#,
@@ -593,7 +607,10 @@ fn ephemeral_events_have_synapses_shapes() {
     let typing = typing_event(&room, &[UserId::parse("@a:example.org").unwrap()]);
     assert_eq!(
         json::to_string(&Value::Object(typing)),
-        r#"{"content":{"user_ids":["@a:example.org"]},"room_id":"!r:example.org","type":"m.typing"}"#
+        concat!(
+            r#"{"content":{"user_ids":["@a:example.org"]},"#,
+            r#""room_id":"!r:example.org","type":"m.typing"}"#
+        )
     );
     let receipt = receipt_event(&room, crate::test_util::object(r#"{"$e":{"m.read":{}}}"#));
     assert_eq!(receipt["type"].as_str(), Some("m.receipt"));
@@ -1028,7 +1045,9 @@ proptest! {
             .collect();
         let services = Registrations::new(registrations, &server()).unwrap();
         let pdu = match &model_event.member_target {
-            Some(target) => event(&model_event.sender, "m.room.member", Some(target), &model_event.room_id),
+            Some(target) => {
+                event(&model_event.sender, "m.room.member", Some(target), &model_event.room_id)
+            }
             None => message(&model_event.sender, &model_event.room_id),
         };
         let room = RoomSnapshot::new(&model_event.aliases, &model_event.members);
@@ -1040,7 +1059,10 @@ proptest! {
                 model.user(&model_event.sender)
                     || model_event.member_target.as_deref().is_some_and(|t| model.user(t))
                     || model.rooms.iter().any(|n| n.matches(&model_event.room_id))
-                    || model_event.aliases.iter().any(|a| model.aliases.iter().any(|n| n.matches(a)))
+                    || model_event
+                        .aliases
+                        .iter()
+                        .any(|a| model.aliases.iter().any(|n| n.matches(a)))
                     || model_event.members.iter().any(|m| model.user(m))
             })
             .map(|(index, _)| format!("s{index}"))
