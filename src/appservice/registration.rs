@@ -89,7 +89,8 @@ impl Registration {
     /// `rate_limited` is `true` unless it is the boolean `false`; `protocols`, when
     /// truthy, is a list of strings; `receive_ephemeral` and the unstable
     /// `de.sorunome.msc2409.push_ephemeral` are read for truthiness, as Python reads
-    /// them. Other keys are ignored.
+    /// them. Other keys are ignored, those of extensions Synapse type-checks
+    /// (`org.matrix.msc3202`, `io.element.msc4190`, `io.element.msc4502.*`) included.
     ///
     /// Beyond Synapse: the `id` must not be empty, and neither token may be empty.
     ///

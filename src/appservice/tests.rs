@@ -183,6 +183,97 @@ fn the_sender_must_be_a_valid_user_id_on_this_server() {
     ));
 }
 
+/// Registrations that Synapse's `_load_appservice` (the installed Synapse, run on each
+/// case) accepts or refuses, with ours. The one difference kept: Synapse also
+/// type-checks keys of extensions this crate does not read (`org.matrix.msc3202`,
+/// `io.element.msc4190`, `io.element.msc4502.*`); they are ignored here.
+#[test]
+fn accepts_and_refuses_what_synapse_does() {
+    let base = registration_json("irc", json!({}));
+    let with = |key: &str, value: Option<Json>| {
+        let mut value_json = base.clone();
+        match value {
+            Some(value) => value_json[key] = value,
+            None => {
+                value_json.as_object_mut().map(|object| object.remove(key));
+            }
+        }
+        value_json
+    };
+    let ns = |namespaces: Json| with("namespaces", Some(namespaces));
+    let cases: Vec<(&str, Json, bool)> = vec![
+        ("minimal", base.clone(), true),
+        ("url missing", with("url", None), false),
+        ("url null", with("url", Some(Json::Null)), true),
+        ("url number", with("url", Some(json!(1))), false),
+        ("namespaces missing", with("namespaces", None), false),
+        ("namespaces a list", ns(json!([])), false),
+        ("users not a list", ns(json!({"users": {}})), false),
+        ("users null", ns(json!({"users": null})), false),
+        ("entry not an object", ns(json!({"users": ["x"]})), false),
+        (
+            "regex missing",
+            ns(json!({"users": [{"exclusive": true}]})),
+            false,
+        ),
+        (
+            "exclusive a string",
+            ns(json!({"users": [{"exclusive": "yes", "regex": "@a"}]})),
+            false,
+        ),
+        (
+            "regex bad",
+            ns(json!({"users": [{"exclusive": true, "regex": "(@a"}]})),
+            false,
+        ),
+        (
+            "protocols a string",
+            with("protocols", Some(json!("irc"))),
+            false,
+        ),
+        (
+            "protocols false",
+            with("protocols", Some(json!(false))),
+            true,
+        ),
+        (
+            "protocols mixed",
+            with("protocols", Some(json!(["irc", 1]))),
+            false,
+        ),
+        (
+            "rate_limited a string",
+            with("rate_limited", Some(json!("false"))),
+            true,
+        ),
+        ("id with a pipe", with("id", Some(json!("a|b"))), false),
+        ("id a number", with("id", Some(json!(5))), false),
+        (
+            "sender with a space",
+            with("sender_localpart", Some(json!("a b"))),
+            false,
+        ),
+        (
+            "sender with a colon",
+            with("sender_localpart", Some(json!("a:b"))),
+            false,
+        ),
+        (
+            "sender upper, tilde, slash",
+            with("sender_localpart", Some(json!("Bot~1/x"))),
+            true,
+        ),
+        ("unknown keys", with("extra", Some(json!(1))), true),
+    ];
+    for (name, value, synapse_accepts) in cases {
+        let ours = Registration::from_json(&value)
+            .and_then(|registration| Registrations::new(vec![registration], &server()));
+        assert_eq!(ours.is_ok(), synapse_accepts, "{name}: {ours:?}");
+    }
+    // Synapse refuses a non-boolean `org.matrix.msc3202`; this crate does not read it.
+    assert!(Registration::from_json(&with("org.matrix.msc3202", Some(json!("yes")))).is_ok());
+}
+
 // ---- tokens -------------------------------------------------------------------------
 
 #[test]
