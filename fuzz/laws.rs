@@ -934,3 +934,79 @@ pub(crate) fn serde_value(data: &[u8]) {
         }
     }
 }
+
+/// Application-service registrations: any JSON either loads or is refused with a typed
+/// error, without panicking and in time linear in the texts matched (the regex engine
+/// never backtracks); a loaded registration's namespace answers agree with each other
+/// (in a namespace exactly when some namespace matches, exclusive only when in one), a
+/// set of one authenticates by its `as_token` and never by its `hs_token`, and a set
+/// with the same registration twice is refused for the repeated ID.
+pub(crate) fn appservice_registration(data: &[u8]) {
+    use matrix_serverlib::appservice::{
+        NamespaceKind, Registration, RegistrationError, Registrations,
+    };
+
+    let Ok(value) = json::parse(data, &ParseOptions::lenient()) else {
+        return;
+    };
+    let Ok(registration) = Registration::from_json(&(&value).into()) else {
+        return;
+    };
+    let mut probes: Vec<String> = [
+        "",
+        "@a:example.org",
+        "@_irc_bob:example.org",
+        "#a:example.org",
+        "!a:example.org",
+        "@aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    for kind in [
+        NamespaceKind::Users,
+        NamespaceKind::Aliases,
+        NamespaceKind::Rooms,
+    ] {
+        probes.extend(
+            registration
+                .namespaces(kind)
+                .iter()
+                .map(|n| n.regex.clone()),
+        );
+    }
+    for kind in [
+        NamespaceKind::Users,
+        NamespaceKind::Aliases,
+        NamespaceKind::Rooms,
+    ] {
+        for probe in &probes {
+            let first = registration.matching_namespace(kind, probe);
+            assert_eq!(
+                registration.is_in_namespace(kind, probe),
+                first.is_some(),
+                "is_in_namespace disagrees with matching_namespace on {probe:?}"
+            );
+            assert_eq!(
+                registration.is_exclusive(kind, probe),
+                first.is_some_and(|n| n.exclusive),
+                "is_exclusive disagrees with the first match on {probe:?}"
+            );
+        }
+    }
+    let server = ServerName::parse("example.org").expect("server name");
+    let Ok(services) = Registrations::new(vec![registration.clone()], &server) else {
+        return;
+    };
+    let id = registration.id();
+    assert_eq!(
+        services
+            .by_as_token(registration.as_token())
+            .map(|s| s.id()),
+        Some(id)
+    );
+    assert!(services.by_as_token(registration.hs_token()).is_none());
+    assert_eq!(
+        Registrations::new(vec![registration.clone(), registration.clone()], &server).map(|_| ()),
+        Err(RegistrationError::DuplicateId { id: id.to_owned() })
+    );
+}

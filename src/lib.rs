@@ -32,6 +32,9 @@
 //! * [`federation`]: server-server federation without I/O: request signing and
 //!   authentication, server keys and a keyring, server-name resolution, transactions
 //!   and EDUs, the membership handshakes, the receipt pipeline and serving history.
+//! * [`appservice`]: application services (bridges) without I/O: registrations,
+//!   namespaces with Synapse's anchoring, exclusivity, which services receive each
+//!   event, masquerading, and transactions, queries and ping as data.
 //! * `conformance` (with the `conformance` feature, off by default; not part of the
 //!   API): answers the JSON-lines conformance protocol, so the library can be checked
 //!   case by case against other implementations.
@@ -179,6 +182,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod appservice;
 pub mod auth;
 pub mod base64;
 #[cfg(feature = "conformance")]

@@ -93,3 +93,8 @@ fn incoming_invite_corpus() {
 fn serde_value_corpus() {
     replay("serde_value", laws::serde_value);
 }
+
+#[test]
+fn appservice_registration_corpus() {
+    replay("appservice_registration", laws::appservice_registration);
+}

@@ -4,6 +4,7 @@
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod appservice;
 mod fuzz_corpus;
 mod laws;
 mod vectors;
