@@ -485,18 +485,8 @@ impl Storage {
 
     /// The state after `event_id`.
     pub(crate) fn state_after(&self, event_id: &str) -> ApiResult<StateMap> {
-        let snapshot: Option<String> = self
-            .conn
-            .query_row(
-                "SELECT s.state FROM events e JOIN state_snapshots s ON s.event_id = e.state_group \
-                 WHERE e.event_id = ?1",
-                [event_id],
-                |row| row.get(0),
-            )
-            .optional()?;
-        let snapshot = snapshot
-            .ok_or_else(|| ApiError::internal("state", format!("no state for {event_id}")))?;
-        decode_state(&snapshot)
+        stored_state_after(&self.conn, event_id)?
+            .ok_or_else(|| ApiError::internal("state", format!("no state for {event_id}")))
     }
 
     /// The state of a room before the event at `stream_ordering` (its state after the
@@ -989,6 +979,19 @@ fn replace_current_state(tx: &Transaction<'_>, room_id: &str, state: &StateMap) 
         insert.execute([event_id.as_str()])?;
     }
     Ok(())
+}
+
+/// The state after a stored event, when it has one (timeline events do).
+fn stored_state_after(conn: &Connection, event_id: &str) -> ApiResult<Option<StateMap>> {
+    let snapshot: Option<String> = conn
+        .query_row(
+            "SELECT s.state FROM events e JOIN state_snapshots s ON s.event_id = e.state_group \
+             WHERE e.event_id = ?1",
+            [event_id],
+            |row| row.get(0),
+        )
+        .optional()?;
+    snapshot.map(|text| decode_state(&text)).transpose()
 }
 
 /// A state map as stored: a JSON array of `[type, state_key, event_id]`.

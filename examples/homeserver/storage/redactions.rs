@@ -12,7 +12,7 @@ use matrix_serverlib::event::StateKey;
 use matrix_serverlib::redact::{RedactionSource, may_redact};
 use matrix_serverlib::room_version::RoomVersion;
 
-use super::{decode_state, parse_pdu};
+use super::{parse_pdu, stored_state_after};
 use crate::error::ApiResult;
 
 /// The table, created idempotently.
@@ -72,7 +72,7 @@ fn apply(tx: &Transaction<'_>, target: &Pdu, redaction: &Pdu) -> ApiResult<bool>
         return Ok(true);
     }
     let version = redaction.room_version();
-    let state = state_after(tx, redaction.event_id().as_str())?;
+    let state = stored_state_after(tx, redaction.event_id().as_str())?.unwrap_or_default();
     let read = |key: StateKey| -> ApiResult<Option<Pdu>> {
         match state.get(&key) {
             Some(id) => stored_pdu(tx, id.as_str(), version),
@@ -115,17 +115,4 @@ fn stored_pdu(
         )
         .optional()?;
     json.map(|json| parse_pdu(&json, version)).transpose()
-}
-
-/// The state after a stored timeline event (empty when it has none).
-fn state_after(tx: &Transaction<'_>, event_id: &str) -> ApiResult<super::StateMap> {
-    let snapshot: Option<String> = tx
-        .query_row(
-            "SELECT s.state FROM events e JOIN state_snapshots s ON s.event_id = e.state_group \
-             WHERE e.event_id = ?1",
-            [event_id],
-            |row| row.get(0),
-        )
-        .optional()?;
-    snapshot.map_or_else(|| Ok(super::StateMap::new()), |text| decode_state(&text))
 }
