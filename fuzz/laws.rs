@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use matrix_serverlib::auth::{AuthEvents, auth_types, check};
+use matrix_serverlib::auth::{AuthEvents, auth_types, auth_types_pdu, check};
 use matrix_serverlib::crypto::{PublicKeys, SigningKey, reference_hash};
 use matrix_serverlib::event::StateKey;
 use matrix_serverlib::event::{Pdu, receive_pdu};
@@ -108,7 +108,9 @@ pub(crate) fn receive(data: &[u8]) {
 
 /// Authorization: never panics, and adding state the rules never read (an unrelated
 /// state type) changes no answer. Input: a version byte, then a JSON array whose first
-/// object is the event and the rest the state.
+/// object is the event and the rest the state; objects that do not parse as PDUs of
+/// the version (with `Pdu::from_object_lenient`, as the conformance tool reads events)
+/// are left out.
 pub(crate) fn auth(data: &[u8]) {
     let Some((version, rest)) = version_and_rest(data) else {
         return;
@@ -120,18 +122,35 @@ pub(crate) fn auth(data: &[u8]) {
     let Some((event, state_events)) = objects.split_first() else {
         return;
     };
-    let state: AuthEvents<'_> = state_events.iter().copied().collect();
-    let verdict = check(event, &state, &version).map_err(|rejection| rejection.reason());
-    let unrelated = json::parse(
-        br#"{"type":"org.example.unrelated","state_key":"","sender":"@x:y","content":{}}"#,
-        &ParseOptions::strict(),
-    )
-    .expect("a literal event parses");
-    let mut more = state.clone();
-    more.insert(unrelated.as_object().expect("an object"));
-    let again = check(event, &more, &version).map_err(|rejection| rejection.reason());
-    assert_eq!(again, verdict, "unrelated state changed the verdict");
     let _ = auth_types(event, &version);
+    let Ok(event) = Pdu::from_object_lenient((*event).clone(), &version) else {
+        return;
+    };
+    let state_pdus: Vec<Pdu> = state_events
+        .iter()
+        .filter_map(|object| Pdu::from_object_lenient((*object).clone(), &version).ok())
+        .collect();
+    let state: AuthEvents<'_> = state_pdus.iter().collect();
+    let verdict = check(&event, &state).map_err(|rejection| rejection.reason());
+    let mut unrelated = match json::parse(
+        br#"{"type":"org.example.unrelated","state_key":"","sender":"@x:y","content":{},
+            "prev_events":[],"auth_events":[],"depth":1,
+            "origin_server_ts":1,"hashes":{},"signatures":{}}"#,
+        &ParseOptions::strict(),
+    ) {
+        Ok(Value::Object(object)) => object,
+        other => panic!("a literal event parses: {other:?}"),
+    };
+    unrelated.insert("room_id", Value::from(event.room_id().as_str()));
+    if version.event_format == matrix_serverlib::room_version::EventFormat::EventIdInPdu {
+        unrelated.insert("event_id", Value::from("$unrelated:y"));
+    }
+    let unrelated = Pdu::from_object(unrelated, &version).expect("a literal PDU parses");
+    let mut more = state.clone();
+    more.insert_pdu(&unrelated);
+    let again = check(&event, &more).map_err(|rejection| rejection.reason());
+    assert_eq!(again, verdict, "unrelated state changed the verdict");
+    let _ = auth_types_pdu(&event);
 }
 
 /// State resolution on a small random DAG (room versions 1 and 2, whose event IDs are

@@ -56,9 +56,10 @@
 //! 5. Authorize it with one call, [`auth::authorize`]: rule B (v12: the room ID names
 //!    the create event), rule C (its own `auth_events`) and the state-dependent rules
 //!    against the state before it (ask first which state it needs:
-//!    [`auth::auth_types`]); [`auth::authorize_by_auth_events`] is the same against
-//!    the event's own auth events (check 4 on receipt). A [`auth::Rejection`] names the
-//!    rule that failed.
+//!    [`auth::auth_types_pdu`]); [`auth::authorize_by_auth_events`] is the same against
+//!    the event's own auth events (check 4 on receipt). The rules read the event and
+//!    the state as parsed PDUs ([`auth::AuthEvents`] holds `&Pdu`), never their JSON
+//!    again. A [`auth::Rejection`] names the rule that failed.
 //!
 //! 6. Where the event has several `prev_events`, the state before it is the
 //!    resolution of the states after each: [`state_res::resolve`] (or

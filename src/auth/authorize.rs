@@ -2,12 +2,11 @@
 //! state-dependent rules, in the order every room version applies them
 //! (<https://spec.matrix.org/v1.16/server-server-api/#checks-performed-on-receipt-of-a-pdu>).
 
-use super::check::check_pdu;
+use super::check::check;
 use super::rejection::Rejection;
 use super::rules::auth_events::{check_auth_events, check_room_create_event};
 use super::state::{AuthEvents, CREATE};
-use crate::event::Pdu;
-use crate::json::Object;
+use crate::event::{EventKind, Pdu};
 
 /// Authorizes `pdu` against `state_before`, the room state before it.
 ///
@@ -33,14 +32,12 @@ pub fn authorize(
     auth_events: &[&Pdu],
     state_before: &AuthEvents<'_>,
 ) -> Result<(), Rejection> {
-    let version = pdu.room_version();
-    if pdu.event_type() == CREATE {
-        return check_pdu(pdu, state_before);
+    if pdu.kind() == EventKind::Create {
+        return check(pdu, state_before);
     }
-    check_room_create_event(pdu.as_object(), state_before.get(CREATE, ""), version)?;
-    let listed: Vec<&Object> = auth_events.iter().map(|event| event.as_object()).collect();
-    check_auth_events(pdu.as_object(), &listed, version)?;
-    check_pdu(pdu, state_before)
+    check_room_create_event(pdu, state_before.get(CREATE, ""))?;
+    check_auth_events(pdu, auth_events)?;
+    check(pdu, state_before)
 }
 
 /// Check 4 on receipt of a PDU: [`authorize`] with the event's own `auth_events` as the

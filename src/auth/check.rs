@@ -1,7 +1,7 @@
 //! The entry point of the state-dependent rules, and the rules for events of no
 //! special type (D, G, I, J).
 
-use super::fields::{content, membership, server_of, state_key, str_field};
+use super::fields::server_of;
 use super::power_levels_reader::PowerLevels;
 use super::rejection::Rejection;
 use super::rules::{aliases, create, member, power_levels, redaction, third_party_invite};
@@ -10,15 +10,15 @@ use crate::event::{EventKind, Pdu};
 use crate::json::{Object, Value};
 use crate::room_version::RoomVersion;
 
-/// Checks `event` (a PDU as a JSON object) against the authorization rules of
-/// `version`, with `state` as the room state before it.
+/// Checks `pdu` against the authorization rules of its room version, with `state` as
+/// the room state before it.
 ///
 /// A create event is judged by the create rules (rule A) alone. Every other event by
 /// the rules that read state, D to M. The rules that read only the event's own auth
 /// events are apart: C, its `auth_events` listing, is
 /// [`check_auth_events`](super::check_auth_events), and B (v12: the room ID names
-/// the create event) is [`check_room_create_event`](super::check_room_create_event).
-/// Sizes, signatures
+/// the create event) is [`check_room_create_event`](super::check_room_create_event);
+/// [`authorize`](super::authorize) applies all of them. Sizes, signatures
 /// (including rule F.2, the authorising server's signature of a restricted join) and
 /// hashes are checked when the PDU is received.
 ///
@@ -27,56 +27,6 @@ use crate::room_version::RoomVersion;
 ///
 /// ```
 /// use matrix_serverlib::auth::{AuthEvents, check};
-/// use matrix_serverlib::json::{self, ParseOptions};
-/// use matrix_serverlib::room_version::RoomVersion;
-///
-/// let parse = |text: &str| json::parse(text.as_bytes(), &ParseOptions::strict());
-/// let create = parse(r#"{"type":"m.room.create","state_key":"","sender":"@a:x.example",
-///     "room_id":"!r:x.example","content":{"room_version":"11"},"prev_events":[]}"#)?;
-/// let join = parse(r#"{"type":"m.room.member","state_key":"@a:x.example",
-///     "sender":"@a:x.example","room_id":"!r:x.example","content":{"membership":"join"}}"#)?;
-/// let message = parse(r#"{"type":"m.room.message","sender":"@a:x.example",
-///     "room_id":"!r:x.example","content":{"body":"hi"}}"#)?;
-/// let (Some(create), Some(join), Some(message)) =
-///     (create.as_object(), join.as_object(), message.as_object())
-/// else {
-///     return Err("not objects".into());
-/// };
-/// let state: AuthEvents<'_> = [create, join].into_iter().collect();
-/// check(message, &state, &RoomVersion::V11)?;
-///
-/// let stranger = parse(r#"{"type":"m.room.message","sender":"@b:y.example",
-///     "room_id":"!r:x.example","content":{"body":"hi"}}"#)?;
-/// let result = check(stranger.as_object().ok_or("not an object")?, &state, &RoomVersion::V11);
-/// assert_eq!(result.map_err(|rejection| rejection.reason()), Err("sender_not_joined"));
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-///
-/// # Errors
-///
-/// The first rule the event fails, as a [`Rejection`].
-pub fn check(
-    event: &Object,
-    state: &AuthEvents<'_>,
-    version: &RoomVersion,
-) -> Result<(), Rejection> {
-    let event_type = required(event, "type")?;
-    let fields = Fields {
-        event_type,
-        sender: required(event, "sender")?,
-        state_key: state_key(event),
-        kind: EventKind::of(event_type),
-        content: Content::Object(event),
-        membership: membership(event),
-    };
-    check_fields(event, &fields, state, version)
-}
-
-/// [`check`] for a parsed PDU, under its own room version: the same rules, reading the
-/// fields the PDU parsed once instead of searching its JSON for them.
-///
-/// ```
-/// use matrix_serverlib::auth::{AuthEvents, check_pdu};
 /// use matrix_serverlib::event::Pdu;
 /// use matrix_serverlib::room_version::RoomVersion;
 ///
@@ -85,111 +35,75 @@ pub fn check(
 ///     "sender":"@a:x.org","room_id":"!r:x.org","content":{"creator":"@a:x.org"},
 ///     "prev_events":[],"auth_events":[],"depth":1,"origin_server_ts":1,"hashes":{},
 ///     "signatures":{}}"#)?;
+/// let join = pdu(r#"{"event_id":"$j:x.org","type":"m.room.member","state_key":"@a:x.org",
+///     "sender":"@a:x.org","room_id":"!r:x.org","content":{"membership":"join"},
+///     "prev_events":[],"auth_events":[],"depth":2,"origin_server_ts":2,"hashes":{},
+///     "signatures":{}}"#)?;
 /// let message = pdu(r#"{"event_id":"$m:x.org","type":"m.room.message","sender":"@a:x.org",
 ///     "room_id":"!r:x.org","content":{"body":"hi"},"prev_events":[],
-///     "auth_events":[],"depth":2,"origin_server_ts":2,"hashes":{},"signatures":{}}"#)?;
-/// let state: AuthEvents<'_> = [create.as_object()].into_iter().collect();
-/// let rejection = check_pdu(&message, &state).unwrap_err();
-/// assert_eq!(rejection.reason(), "sender_not_joined");
+///     "auth_events":[],"depth":3,"origin_server_ts":3,"hashes":{},"signatures":{}}"#)?;
+/// let state: AuthEvents<'_> = [&create, &join].into_iter().collect();
+/// check(&message, &state)?;
+///
+/// let stranger = pdu(r#"{"event_id":"$s:y.org","type":"m.room.message","sender":"@b:y.org",
+///     "room_id":"!r:x.org","content":{"body":"hi"},"prev_events":[],
+///     "auth_events":[],"depth":3,"origin_server_ts":3,"hashes":{},"signatures":{}}"#)?;
+/// let result = check(&stranger, &state);
+/// assert_eq!(result.map_err(|rejection| rejection.reason()), Err("sender_not_joined"));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 ///
 /// # Errors
 ///
-/// As [`check`].
-pub fn check_pdu(pdu: &Pdu, state: &AuthEvents<'_>) -> Result<(), Rejection> {
-    check_pdu_as(pdu, state, pdu.room_version())
+/// The first rule the event fails, as a [`Rejection`].
+pub fn check(pdu: &Pdu, state: &AuthEvents<'_>) -> Result<(), Rejection> {
+    check_as(pdu, state, pdu.room_version())
 }
 
-/// [`check_pdu`] under the rules of `version` (state resolution applies the room's).
-pub(crate) fn check_pdu_as(
+/// [`check`] under the rules of `version` (state resolution applies the room's).
+pub(crate) fn check_as(
     pdu: &Pdu,
     state: &AuthEvents<'_>,
     version: &RoomVersion,
 ) -> Result<(), Rejection> {
-    let fields = Fields {
-        event_type: pdu.event_type(),
-        sender: pdu.sender().as_str(),
-        state_key: pdu.state_key(),
-        kind: pdu.kind(),
-        content: Content::Pdu(pdu),
-        membership: pdu.membership(),
-    };
-    check_fields(pdu.as_object(), &fields, state, version)
-}
-
-/// The fields every rule reads, found once.
-struct Fields<'a> {
-    event_type: &'a str,
-    sender: &'a str,
-    state_key: Option<&'a str>,
-    /// The type, as far as the rules single it out.
-    kind: EventKind,
-    content: Content<'a>,
-    /// `content.membership`, when a string.
-    membership: Option<&'a str>,
-}
-
-/// Where an event's content is, found only by the rules that read it (most events
-/// are judged on their type, sender and state key).
-#[derive(Clone, Copy)]
-enum Content<'a> {
-    /// A parsed PDU's, which knows where its content is.
-    Pdu(&'a Pdu),
-    /// An event object's `content` (empty when absent or not an object).
-    Object(&'a Object),
-}
-
-impl<'a> Content<'a> {
-    fn get(self) -> &'a Object {
-        match self {
-            Self::Pdu(pdu) => pdu.content(),
-            Self::Object(event) => content(event),
-        }
-    }
-}
-
-/// The rules, given the event's fields.
-fn check_fields(
-    event: &Object,
-    fields: &Fields<'_>,
-    state: &AuthEvents<'_>,
-    version: &RoomVersion,
-) -> Result<(), Rejection> {
-    let (event_type, sender) = (fields.event_type, fields.sender);
+    let sender = pdu.sender().as_str();
+    let kind = pdu.kind();
     // Every rule that compares servers reads the sender's (Synapse rejects a sender
     // without one).
     if server_of(sender).is_none() {
         return Err(Rejection::MalformedEvent { field: "sender" });
     }
     // Rule A: create events.
-    if fields.kind == EventKind::Create {
-        return create::check(event, sender, version);
+    if kind == EventKind::Create {
+        return create::check(pdu, version);
     }
     // Synapse: "missing a create event in auth_events". Nothing can be judged without it.
     let create = state.create().ok_or(Rejection::MissingCreateEvent)?;
     let event = Event {
-        event,
+        pdu,
         sender,
-        state_key: fields.state_key,
-        content: fields.content,
-        membership: fields.membership,
+        state_key: pdu.state_key(),
+        membership: pdu.membership(),
         state,
         version,
         create,
-        levels: PowerLevels::new(version, create, state.power_levels()),
+        levels: PowerLevels::new(
+            version,
+            create.as_object(),
+            state.power_levels().map(Pdu::as_object),
+        ),
     };
     // Rule D: m.federate.
     event.check_federation(sender)?;
     // Rule E (v1–5): m.room.aliases.
-    if version.auth.aliases_rule && fields.kind == EventKind::Aliases {
+    if version.auth.aliases_rule && kind == EventKind::Aliases {
         return aliases::check(&event);
     }
     // Rule F: m.room.member.
-    if fields.kind == EventKind::Member {
+    if kind == EventKind::Member {
         return member::check(&event);
     }
-    check_other(&event, event_type, fields.kind)
+    check_other(&event, pdu.event_type(), kind)
 }
 
 /// Rules G to M, for events of any type but create, aliases (v1–5) and member.
@@ -245,13 +159,11 @@ fn check_other(event: &Event<'_>, event_type: &str, kind: EventKind) -> Result<(
 /// The event under judgement and what every rule reads.
 pub(super) struct Event<'a> {
     /// The PDU.
-    pub(super) event: &'a Object,
-    /// Its `sender`.
+    pub(super) pdu: &'a Pdu,
+    /// Its sender.
     pub(super) sender: &'a str,
-    /// Its `state_key`, for state events.
+    /// Its state key, for state events.
     pub(super) state_key: Option<&'a str>,
-    /// Its `content` (empty when absent or not an object).
-    content: Content<'a>,
     /// Its `content.membership`, when a string.
     pub(super) membership: Option<&'a str>,
     /// The state it is checked against.
@@ -259,7 +171,7 @@ pub(super) struct Event<'a> {
     /// The room version.
     pub(super) version: &'a RoomVersion,
     /// The state's create event.
-    pub(super) create: &'a Object,
+    pub(super) create: &'a Pdu,
     /// Power levels from the state.
     pub(super) levels: PowerLevels<'a>,
 }
@@ -267,7 +179,7 @@ pub(super) struct Event<'a> {
 impl Event<'_> {
     /// The event's content.
     pub(super) fn content(&self) -> &Object {
-        self.content.get()
+        self.pdu.content()
     }
 
     /// Rule D: if the room does not federate, `user` must be on the creator's server.
@@ -278,13 +190,12 @@ impl Event<'_> {
     pub(super) fn check_federation(&self, user: &str) -> Result<(), Rejection> {
         // A federating room (the usual case) needs no server compared.
         if matches!(
-            content(self.create).get("m.federate"),
+            self.create.content().get("m.federate"),
             None | Some(Value::Bool(true))
         ) {
             return Ok(());
         }
-        let create_sender = str_field(self.create, "sender").unwrap_or_default();
-        let create_server = server_of(create_sender);
+        let create_server = server_of(self.create.sender().as_str());
         if create_server == server_of(user) {
             return Ok(());
         }
@@ -293,9 +204,4 @@ impl Event<'_> {
             create_server: create_server.unwrap_or_default().to_owned(),
         })
     }
-}
-
-/// The string field every rule reads.
-fn required<'a>(event: &'a Object, field: &'static str) -> Result<&'a str, Rejection> {
-    str_field(event, field).ok_or(Rejection::MalformedEvent { field })
 }

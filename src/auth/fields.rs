@@ -23,37 +23,8 @@ pub(super) fn state_key(event: &Object) -> Option<&str> {
     str_field(event, "state_key")
 }
 
-/// `content.membership` of a member event.
-pub(super) fn membership(event: &Object) -> Option<&str> {
-    str_field(content(event), "membership")
-}
-
 /// The server name of a user, room or legacy event ID: everything after the first
 /// `:` (Synapse's `get_domain_from_id`).
 pub(super) fn server_of(id: &str) -> Option<&str> {
     id.split_once(':').map(|(_, server)| server)
-}
-
-/// The IDs in the event's `prev_events`: plain IDs (v3+) or `[id, hashes]` pairs
-/// (v1–2); entries of neither form are skipped.
-pub(super) fn prev_event_ids(event: &Object) -> Vec<&str> {
-    event
-        .get("prev_events")
-        .and_then(Value::as_array)
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|entry| match entry {
-            Value::String(id) => Some(id.as_str()),
-            Value::Array(pair) => pair.first().and_then(Value::as_str),
-            _ => None,
-        })
-        .collect()
-}
-
-/// Number of entries in `prev_events` (whatever their form).
-pub(super) fn prev_events_len(event: &Object) -> usize {
-    event
-        .get("prev_events")
-        .and_then(Value::as_array)
-        .map_or(0, <[Value]>::len)
 }

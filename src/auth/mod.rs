@@ -5,13 +5,18 @@
 //! [`authorize`] is the one call that authorizes an event completely (rules B, C and
 //! the state-dependent rules), and [`authorize_by_auth_events`] is check 4 on receipt
 //! (the event's own auth events as the state). The parts stay available:
-//! authorization follows "ask, then supply": [`auth_types`] lists the state entries
-//! an event needs, the caller looks them up and passes them as [`AuthEvents`] to
-//! [`check`], which applies the create-event rules (A) to a create event and the
-//! state-dependent rules (D to M) to any other. [`check_auth_events`] applies rule C,
-//! which reads only the events the event lists in its own `auth_events`, and
+//! authorization follows "ask, then supply": [`auth_types_pdu`] lists the state
+//! entries an event needs ([`auth_types`] the same for an event still being built, as
+//! JSON), the caller looks them up and passes them as [`AuthEvents`] to [`check`],
+//! which applies the create-event rules (A) to a create event and the state-dependent
+//! rules (D to M) to any other. [`check_auth_events`] applies rule C, which reads only
+//! the events the event lists in its own `auth_events`, and
 //! [`check_room_create_event`] rule B (v12), which reads only the create event its
 //! room ID names.
+//!
+//! Every rule reads the event and the state through [`Pdu`](crate::event::Pdu): the
+//! fields the parser checked once (sender, type, state key, references, event ID,
+//! `content.membership`) are read from it, not looked up again in the JSON.
 //! [`PowerLevels`] reads power levels under a room version's rules, for these rules
 //! and for state resolution.
 //!
@@ -40,15 +45,15 @@ mod rules;
 mod state;
 
 pub use authorize::{authorize, authorize_by_auth_events};
-pub(crate) use check::check_pdu_as;
-pub use check::{check, check_pdu};
+pub use check::check;
+pub(crate) use check::check_as;
 pub use power_levels_reader::{
     DEFAULT_NOTIFICATIONS_ROOM, NamedLevel, PowerLevel, PowerLevels, PowerLevelsContent,
     PowerLevelsError, parse_level,
 };
 pub use rejection::{AdditionalCreatorsProblem, Rejection, ThirdPartyInviteProblem};
 pub use rules::auth_events::{check_auth_events, check_room_create_event};
-pub use state::{AuthEvents, auth_types};
+pub use state::{AuthEvents, auth_types, auth_types_pdu};
 
 #[cfg(test)]
 mod tests;

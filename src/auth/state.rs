@@ -1,11 +1,9 @@
 //! The state the rules read: which entries an event needs ([`auth_types`]) and the
 //! map the caller supplies ([`AuthEvents`]).
 
-use std::borrow::Cow;
-use std::cell::OnceCell;
 use std::collections::BTreeMap;
 
-use super::fields::{content, membership, state_key, str_field};
+use super::fields::{content, state_key, str_field};
 use super::rejection::Rejection;
 use crate::event::{EventKind, Pdu, StateKey};
 use crate::json::{Object, Value};
@@ -61,6 +59,40 @@ pub(super) const THIRD_PARTY_INVITE: &str = "m.room.third_party_invite";
 pub fn auth_types(event: &Object, version: &RoomVersion) -> Result<Vec<StateKey>, Rejection> {
     let event_type = required_str(event, "type")?;
     let sender = required_str(event, "sender")?;
+    select(
+        event_type,
+        sender,
+        state_key(event),
+        content(event),
+        version,
+    )
+}
+
+/// [`auth_types`] for a parsed PDU, under its own room version (its type, sender,
+/// state key and content are read from the PDU, not looked up again).
+///
+/// # Errors
+///
+/// As [`auth_types`]: [`Rejection::MalformedEvent`] when a member event lacks what
+/// its selection reads.
+pub fn auth_types_pdu(pdu: &Pdu) -> Result<Vec<StateKey>, Rejection> {
+    select(
+        pdu.event_type(),
+        pdu.sender().as_str(),
+        pdu.state_key(),
+        pdu.content(),
+        pdu.room_version(),
+    )
+}
+
+/// The selection of [`auth_types`], given the fields it reads.
+fn select(
+    event_type: &str,
+    sender: &str,
+    state_key: Option<&str>,
+    content: &Object,
+    version: &RoomVersion,
+) -> Result<Vec<StateKey>, Rejection> {
     let mut types = Vec::new();
     if event_type == CREATE {
         return Ok(types);
@@ -69,7 +101,7 @@ pub fn auth_types(event: &Object, version: &RoomVersion) -> Result<Vec<StateKey>
     types.push(StateKey::new(POWER_LEVELS, ""));
     types.push(StateKey::new(MEMBER, sender));
     if event_type == MEMBER {
-        member_auth_types(event, version, &mut types)?;
+        member_auth_types(state_key, content, version, &mut types)?;
     }
     types.sort();
     types.dedup();
@@ -82,18 +114,18 @@ pub fn auth_types(event: &Object, version: &RoomVersion) -> Result<Vec<StateKey>
 /// `state_key` or `content.membership`, and an invite whose `third_party_invite` has no
 /// `signed.token`: the rules would reject such an event anyway.
 fn member_auth_types(
-    event: &Object,
+    state_key: Option<&str>,
+    content: &Object,
     version: &RoomVersion,
     types: &mut Vec<StateKey>,
 ) -> Result<(), Rejection> {
-    let content = content(event);
     if !content.contains_key("membership") {
         return Err(Rejection::MalformedEvent {
             field: "content.membership",
         });
     }
-    let target = state_key(event).ok_or(Rejection::MalformedEvent { field: "state_key" })?;
-    let membership = membership(event);
+    let target = state_key.ok_or(Rejection::MalformedEvent { field: "state_key" })?;
+    let membership = str_field(content, "membership");
     if matches!(membership, Some("join" | "invite" | "knock")) {
         types.push(StateKey::new(JOIN_RULES, ""));
     }
@@ -122,9 +154,9 @@ fn required_str<'a>(event: &'a Object, field: &'static str) -> Result<&'a str, R
     str_field(event, field).ok_or(Rejection::MalformedEvent { field })
 }
 
-/// The room state the rules read, keyed by `(type, state_key)`; when two events share
-/// a key, the later one inserted wins. Events without a string `type` and
-/// `state_key` are not state and are left out.
+/// The room state the rules read: parsed PDUs keyed by `(type, state_key)`; when two
+/// events share a key, the later one inserted wins. Events without a state key are not
+/// state and are left out.
 ///
 /// In room version 12 include the room's create event, although events do not list it
 /// in `auth_events`.
@@ -132,14 +164,11 @@ fn required_str<'a>(event: &'a Object, field: &'static str) -> Result<&'a str, R
 pub struct AuthEvents<'a> {
     // The entries every check reads have their own slots, and members are keyed by
     // user alone: lookups in a room of many members compare short keys only.
-    create: Option<&'a Object>,
-    power_levels: Option<&'a Object>,
-    join_rules: Option<&'a Object>,
+    create: Option<&'a Pdu>,
+    power_levels: Option<&'a Pdu>,
+    join_rules: Option<&'a Pdu>,
     members: Members<'a>,
-    others: BTreeMap<(&'a str, &'a str), &'a Object>,
-    /// The create event's ID, computed at most once per state (it is a reference hash,
-    /// needed by rule B and the creator's first join).
-    create_event_id: OnceCell<(&'static str, Option<String>)>,
+    others: BTreeMap<(&'a str, &'a str), &'a Pdu>,
 }
 
 impl<'a> AuthEvents<'a> {
@@ -149,75 +178,36 @@ impl<'a> AuthEvents<'a> {
         Self::default()
     }
 
-    /// Adds `event`, replacing an event with the same key. Returns `false` (and adds
-    /// nothing) when `event` is not a state event.
-    pub fn insert(&mut self, event: &'a Object) -> bool {
-        let (Some(event_type), Some(state_key)) = (str_field(event, "type"), state_key(event))
-        else {
-            return false;
-        };
-        self.insert_at(
-            EventKind::of(event_type),
-            event_type,
-            state_key,
-            event,
-            None,
-        );
-        true
-    }
-
     /// Adds a parsed PDU, replacing an event with the same key (its type and state key
     /// are read from the PDU, not looked up again). Returns `false` (and adds nothing)
     /// when it is not a state event.
+    ///
+    /// Inlined: state resolution inserts a handful of PDUs for every event it checks.
+    #[inline(always)]
     pub fn insert_pdu(&mut self, pdu: &'a Pdu) -> bool {
         let Some(state_key) = pdu.state_key() else {
             return false;
         };
-        let membership = Some(pdu.membership());
-        self.insert_at(
-            pdu.kind(),
-            pdu.event_type(),
-            state_key,
-            pdu.as_object(),
-            membership,
-        );
-        true
-    }
-
-    /// Adds `event`, of `kind`, at its key; `membership` is its `content.membership`
-    /// when already read (`None`: to be read from the event if asked for). Inlined:
-    /// state resolution inserts a handful of PDUs for every event it checks.
-    #[inline(always)]
-    fn insert_at(
-        &mut self,
-        kind: EventKind,
-        event_type: &'a str,
-        state_key: &'a str,
-        event: &'a Object,
-        membership: Option<Option<&'a str>>,
-    ) {
-        match (kind, state_key) {
-            (EventKind::Create, "") => {
-                self.create = Some(event);
-                self.create_event_id = OnceCell::new();
-            }
-            (EventKind::PowerLevels, "") => self.power_levels = Some(event),
-            (EventKind::JoinRules, "") => self.join_rules = Some(event),
-            (EventKind::Member, user) => self.members.insert(user, Member { event, membership }),
+        match (pdu.kind(), state_key) {
+            (EventKind::Create, "") => self.create = Some(pdu),
+            (EventKind::PowerLevels, "") => self.power_levels = Some(pdu),
+            (EventKind::JoinRules, "") => self.join_rules = Some(pdu),
+            (EventKind::Member, user) => self.members.insert(user, pdu),
             _ => {
-                self.others.insert((event_type, state_key), event);
+                self.others.insert((pdu.event_type(), state_key), pdu);
             }
         }
+        true
     }
 
     /// The event at `(event_type, state_key)`.
     #[must_use]
-    pub fn get(&self, event_type: &str, state_key: &str) -> Option<&'a Object> {
+    pub fn get(&self, event_type: &str, state_key: &str) -> Option<&'a Pdu> {
         match (event_type, state_key) {
             (CREATE, "") => self.create,
             (POWER_LEVELS, "") => self.power_levels,
             (JOIN_RULES, "") => self.join_rules,
-            (MEMBER, user) => self.members.get(user).map(|member| member.event),
+            (MEMBER, user) => self.members.get(user),
             key => self.others.get(&key).copied(),
         }
     }
@@ -236,13 +226,13 @@ impl<'a> AuthEvents<'a> {
     }
 
     /// The entries, sorted by key.
-    pub fn iter(&self) -> impl Iterator<Item = (StateKey, &'a Object)> + '_ {
+    pub fn iter(&self) -> impl Iterator<Item = (StateKey, &'a Pdu)> + '_ {
         let slots = [
             (CREATE, self.create),
             (POWER_LEVELS, self.power_levels),
             (JOIN_RULES, self.join_rules),
         ];
-        let mut entries: Vec<(StateKey, &'a Object)> = slots
+        let mut entries: Vec<(StateKey, &'a Pdu)> = slots
             .into_iter()
             .filter_map(|(event_type, event)| Some((StateKey::new(event_type, ""), event?)))
             .chain(
@@ -263,64 +253,35 @@ impl<'a> AuthEvents<'a> {
     }
 
     /// The create event.
-    pub(super) fn create(&self) -> Option<&'a Object> {
+    pub(super) fn create(&self) -> Option<&'a Pdu> {
         self.create
     }
 
-    /// The create event's ID under `version`'s rules, computed once per state (for
-    /// the version first asked about; another version is computed afresh).
-    pub(super) fn create_event_id(&self, version: &RoomVersion) -> Option<Cow<'_, str>> {
-        let compute = || {
-            self.create()
-                .and_then(|create| crate::crypto::event_id(create, version).ok())
-                .map(|id| id.as_str().to_owned())
-        };
-        let (cached_version, id) = self.create_event_id.get_or_init(|| (version.id, compute()));
-        if *cached_version == version.id {
-            id.as_deref().map(Cow::Borrowed)
-        } else {
-            compute().map(Cow::Owned)
-        }
-    }
-
     /// The power-levels event.
-    pub(super) fn power_levels(&self) -> Option<&'a Object> {
+    pub(super) fn power_levels(&self) -> Option<&'a Pdu> {
         self.power_levels
     }
 
     /// `content.membership` of `user`'s member event.
     pub(super) fn membership_of(&self, user: &str) -> Option<&'a str> {
-        let member = self.members.get(user)?;
-        member
-            .membership
-            .unwrap_or_else(|| membership(member.event))
+        self.members.get(user)?.membership()
     }
 }
 
-impl<'a> FromIterator<&'a Object> for AuthEvents<'a> {
-    fn from_iter<I: IntoIterator<Item = &'a Object>>(events: I) -> Self {
+impl<'a> FromIterator<&'a Pdu> for AuthEvents<'a> {
+    fn from_iter<I: IntoIterator<Item = &'a Pdu>>(events: I) -> Self {
         let mut state = Self::new();
-        for event in events {
-            state.insert(event);
-        }
+        state.extend(events);
         state
     }
 }
 
-impl<'a> Extend<&'a Object> for AuthEvents<'a> {
-    fn extend<I: IntoIterator<Item = &'a Object>>(&mut self, events: I) {
+impl<'a> Extend<&'a Pdu> for AuthEvents<'a> {
+    fn extend<I: IntoIterator<Item = &'a Pdu>>(&mut self, events: I) {
         for event in events {
-            self.insert(event);
+            self.insert_pdu(event);
         }
     }
-}
-
-/// A member event in the state, with its `content.membership` when already read.
-#[derive(Debug, Clone, Copy)]
-struct Member<'a> {
-    event: &'a Object,
-    /// `Some` when read already (from a parsed PDU, which keeps it).
-    membership: Option<Option<&'a str>>,
 }
 
 /// Member events by user: a few in place while there are few (the usual state for one
@@ -328,8 +289,8 @@ struct Member<'a> {
 /// are many (a whole room's state).
 #[derive(Debug, Clone)]
 enum Members<'a> {
-    Few([Option<(&'a str, Member<'a>)>; FEW_MEMBERS]),
-    Many(BTreeMap<&'a str, Member<'a>>),
+    Few([Option<(&'a str, &'a Pdu)>; FEW_MEMBERS]),
+    Many(BTreeMap<&'a str, &'a Pdu>),
 }
 
 impl Default for Members<'_> {
@@ -342,7 +303,7 @@ impl Default for Members<'_> {
 const FEW_MEMBERS: usize = 4;
 
 impl<'a> Members<'a> {
-    fn insert(&mut self, user: &'a str, member: Member<'a>) {
+    fn insert(&mut self, user: &'a str, member: &'a Pdu) {
         match self {
             Self::Few(slots) => {
                 // Filled slots come first: the first free one ends the search.
@@ -359,7 +320,7 @@ impl<'a> Members<'a> {
                         }
                     }
                 }
-                let mut tree: BTreeMap<&'a str, Member<'a>> =
+                let mut tree: BTreeMap<&'a str, &'a Pdu> =
                     slots.iter().flatten().copied().collect();
                 tree.insert(user, member);
                 *self = Self::Many(tree);
@@ -370,7 +331,7 @@ impl<'a> Members<'a> {
         }
     }
 
-    fn get(&self, user: &str) -> Option<Member<'a>> {
+    fn get(&self, user: &str) -> Option<&'a Pdu> {
         match self {
             Self::Few(slots) => slots
                 .iter()
@@ -388,15 +349,10 @@ impl<'a> Members<'a> {
         }
     }
 
-    fn iter(&self) -> Box<dyn Iterator<Item = (&'a str, &'a Object)> + '_> {
+    fn iter(&self) -> Box<dyn Iterator<Item = (&'a str, &'a Pdu)> + '_> {
         match self {
-            Self::Few(slots) => Box::new(
-                slots
-                    .iter()
-                    .map_while(|slot| *slot)
-                    .map(|(user, member)| (user, member.event)),
-            ),
-            Self::Many(tree) => Box::new(tree.iter().map(|(&user, member)| (user, member.event))),
+            Self::Few(slots) => Box::new(slots.iter().map_while(|slot| *slot)),
+            Self::Many(tree) => Box::new(tree.iter().map(|(&user, &member)| (user, member))),
         }
     }
 }

@@ -33,10 +33,11 @@ pub(crate) fn auth_types(request: &Object) -> Result<Object, Failure> {
 pub(crate) fn auth(request: &Object) -> Result<Object, Failure> {
     let version = fields::room_version(request)?;
     let event = fields::object(request, "event")?;
-    // Like Synapse, judge only events that parse as PDUs of the version; but a
+    // Like Synapse, judge only events that parse as PDUs of the version (without the
+    // size and number checks of receipt, which Synapse applies elsewhere); but a
     // room-version-12 create event carrying a `room_id` is the create rules' to refuse
     // (rule A.2), as the protocol's `auth` row says.
-    let pdu = match Pdu::checked(event.clone(), &version) {
+    let pdu = match Pdu::from_object_lenient(event.clone(), &version) {
         Ok(pdu) => pdu,
         Err(PduError::ForbiddenField {
             field: "room_id", ..
@@ -62,7 +63,7 @@ pub(crate) fn auth(request: &Object) -> Result<Object, Failure> {
                 "field 'auth_events' has the wrong kind",
             )
         })?;
-    let mut state = AuthEvents::new();
+    let mut entries = Vec::with_capacity(listed.len());
     for entry in listed {
         let entry = entry.as_object().ok_or_else(|| {
             Failure::new(
@@ -70,11 +71,14 @@ pub(crate) fn auth(request: &Object) -> Result<Object, Failure> {
                 "an entry of 'auth_events' is not an object",
             )
         })?;
-        state.insert(entry);
+        let entry = Pdu::from_object_lenient(entry.clone(), &version).map_err(|error| {
+            Failure::new(ErrorWord::BadInput, format!("an auth event: {error}"))
+        })?;
+        entries.push(entry);
     }
-    // The parsed PDU's fields, as state resolution and servers judge events; the
-    // object-based `auth::check` must agree, which the vector tests also check.
-    let (allowed, reason) = match auth::check_pdu_as(&pdu, &state, &version) {
+    let state: AuthEvents<'_> = entries.iter().collect();
+    // Judged under the version the request names, which the PDUs were parsed in.
+    let (allowed, reason) = match auth::check(&pdu, &state) {
         Ok(()) => (true, "allowed".to_owned()),
         Err(rejection) => (false, format!("{}: {rejection}", rejection.reason())),
     };

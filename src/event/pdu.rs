@@ -66,7 +66,7 @@ impl Pdu {
         // duplicate keys and writes escapes as raw UTF-8), so short strict input needs
         // no second look. Lenient floats can grow (`1e2` is written `100.0`).
         if version.strict_canonical_json && bytes.len() <= MAX_PDU_SIZE {
-            return Self::checked(object, version);
+            return Self::from_object_lenient(object, version);
         }
         Self::from_object(object, version)
     }
@@ -120,13 +120,44 @@ impl Pdu {
                 offset: 0,
             }));
         }
-        Self::checked(object, version)
+        Self::from_object_lenient(object, version)
     }
 
-    /// The field checks of [`Pdu::from_object`] without the size and number checks,
-    /// which happen when a PDU is received (the conformance `auth` op judges events
-    /// that skipped them).
-    pub(crate) fn checked(object: Object, version: &RoomVersion) -> Result<Self, PduError> {
+    /// Advanced: [`Pdu::from_object`] without its two whole-event checks, the
+    /// 65,536-byte limit on the canonical form and (room versions 6+) strict
+    /// canonical-JSON numbers. Every field check still applies, so the result reads
+    /// like any other PDU.
+    ///
+    /// Use it only to judge an event that is known to have passed those checks
+    /// already, or that a peer is known to judge without them: the conformance tool,
+    /// for instance, replays events that Synapse parses into events (Synapse applies
+    /// the size and number checks on receipt, not when it builds an event from JSON).
+    /// For anything received from the network use [`Pdu::from_bytes`] or
+    /// [`Pdu::from_object`], which refuse what the protocol refuses.
+    ///
+    /// ```
+    /// use matrix_serverlib::event::Pdu;
+    /// use matrix_serverlib::json::{self, ParseOptions, Value};
+    /// use matrix_serverlib::room_version::RoomVersion;
+    ///
+    /// // A float: not canonical JSON in room version 11, but every field is in order.
+    /// let event = json::parse(
+    ///     br#"{"type":"m.room.message","sender":"@a:x.example","room_id":"!r:x.example",
+    ///     "content":{"n":1.5},"prev_events":[],"auth_events":[],"depth":2,
+    ///     "origin_server_ts":2,"hashes":{},"signatures":{}}"#,
+    ///     &ParseOptions::lenient(),
+    /// )?;
+    /// let Value::Object(event) = event else { return Err("not an object".into()) };
+    /// assert!(Pdu::from_object(event.clone(), &RoomVersion::V11).is_err());
+    /// let pdu = Pdu::from_object_lenient(event, &RoomVersion::V11)?;
+    /// assert_eq!(pdu.event_type(), "m.room.message");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// A [`PduError`] naming the first field in error.
+    pub fn from_object_lenient(object: Object, version: &RoomVersion) -> Result<Self, PduError> {
         let limit = if version.strict_event_byte_limits {
             LengthLimit::Bytes
         } else {

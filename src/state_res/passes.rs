@@ -141,7 +141,7 @@ impl<'g, E: Borrow<Pdu>> Checker<'g, E> {
                 auth_events.insert_pdu(event);
             }
         }
-        auth::check_pdu_as(pdu, &auth_events, &self.version)
+        auth::check_as(pdu, &auth_events, &self.version)
     }
 }
 

@@ -2,17 +2,15 @@
 
 use std::collections::BTreeSet;
 
-use crate::auth::fields::{state_key, str_field};
 use crate::auth::rejection::Rejection;
-use crate::auth::state::{CREATE, auth_types};
-use crate::event::StateKey;
-use crate::json::Object;
-use crate::room_version::RoomVersion;
+use crate::auth::state::{CREATE, auth_types_pdu};
+use crate::event::{EventKind, Pdu, StateKey};
 
-/// Checks the events `event` lists in its `auth_events` (rule C): each in the same
-/// room, no two with the same type and state key, each one the auth-event selection
-/// picks for `event`, and (v1–11) the create event among them. In room version 12 the
-/// selection never picks the create event, so listing it is rejected.
+/// Checks the events `event` lists in its `auth_events` (rule C), under its room
+/// version: each in the same room, no two with the same type and state key, each one
+/// the auth-event selection picks for `event`, and (v1–11) the create event among
+/// them. In room version 12 the selection never picks the create event, so listing it
+/// is rejected.
 ///
 /// Pass the listed events themselves, fetched by ID. Whether a listed event was itself
 /// rejected is the caller's knowledge: an event that lists a rejected event must be
@@ -21,27 +19,20 @@ use crate::room_version::RoomVersion;
 /// # Errors
 ///
 /// The first problem found, as a [`Rejection`] ([`Rejection::MalformedEvent`] when
-/// `event` has no `type` or `sender`).
-pub fn check_auth_events(
-    event: &Object,
-    auth_events: &[&Object],
-    version: &RoomVersion,
-) -> Result<(), Rejection> {
-    let event_type = str_field(event, "type").ok_or(Rejection::MalformedEvent { field: "type" })?;
-    if event_type == CREATE {
+/// `event` is a member event its selection cannot be read for).
+pub fn check_auth_events(event: &Pdu, auth_events: &[&Pdu]) -> Result<(), Rejection> {
+    if event.kind() == EventKind::Create {
         return Ok(());
     }
-    let mut expected: BTreeSet<StateKey> = auth_types(event, version)?.into_iter().collect();
+    let version = event.room_version();
+    let mut expected: BTreeSet<StateKey> = auth_types_pdu(event)?.into_iter().collect();
     if version.room_id_from_create_event {
         expected.remove(&StateKey::new(CREATE, ""));
     }
-    let room_id = str_field(event, "room_id");
+    let room_id = event.room_id();
     let mut seen = BTreeSet::new();
     for listed in auth_events {
-        let key = StateKey::new(
-            str_field(listed, "type").unwrap_or_default(),
-            state_key(listed).unwrap_or_default(),
-        );
+        let key = StateKey::new(listed.event_type(), listed.state_key().unwrap_or_default());
         // Rule C: every listed event is in this room.
         // Rule C.2 (v12): the selection never picks the create event. Said before the
         // room check, which a v12 create event (it carries no `room_id`) would fail with
@@ -49,11 +40,10 @@ pub fn check_auth_events(
         if version.room_id_from_create_event && key.is(CREATE, "") {
             return Err(Rejection::UnexpectedAuthEvent { key });
         }
-        let listed_room = str_field(listed, "room_id");
-        if listed_room != room_id {
+        if listed.room_id() != room_id {
             return Err(Rejection::AuthEventWrongRoom {
                 key,
-                room_id: listed_room.map(str::to_owned),
+                room_id: Some(listed.room_id().as_str().to_owned()),
             });
         }
         // Rule C.1: no duplicate (type, state_key).
@@ -62,7 +52,7 @@ pub fn check_auth_events(
         }
         // Rule C.2: only entries the selection picks (events without a state key never
         // are).
-        if state_key(listed).is_none() || !expected.contains(&key) {
+        if listed.state_key().is_none() || !expected.contains(&key) {
             return Err(Rejection::UnexpectedAuthEvent { key });
         }
         seen.insert(key);
@@ -87,26 +77,19 @@ pub fn check_auth_events(
 ///
 /// [`Rejection::MissingCreateEvent`] without a create event,
 /// [`Rejection::CreateEventNotRoomId`] when the room ID names another event.
-pub fn check_room_create_event(
-    event: &Object,
-    create: Option<&Object>,
-    version: &RoomVersion,
-) -> Result<(), Rejection> {
-    if !version.room_id_from_create_event || str_field(event, "type") == Some(CREATE) {
+pub fn check_room_create_event(event: &Pdu, create: Option<&Pdu>) -> Result<(), Rejection> {
+    if !event.room_version().room_id_from_create_event || event.kind() == EventKind::Create {
         return Ok(());
     }
     let create = create.ok_or(Rejection::MissingCreateEvent)?;
-    let room_id = str_field(event, "room_id");
-    let create_event_id = crate::crypto::event_id(create, version).ok();
-    let create_hash = create_event_id
-        .as_ref()
-        .and_then(|id| id.as_str().strip_prefix('$'))
-        .unwrap_or_default();
-    if room_id.and_then(|id| id.strip_prefix('!')) == Some(create_hash) {
+    let room_id = event.room_id().as_str();
+    let create_id = create.event_id().as_str();
+    let create_hash = create_id.strip_prefix('$').unwrap_or(create_id);
+    if room_id.strip_prefix('!') == Some(create_hash) {
         return Ok(());
     }
     Err(Rejection::CreateEventNotRoomId {
-        room_id: room_id.map(str::to_owned),
+        room_id: Some(room_id.to_owned()),
         create_room_id: format!("!{create_hash}"),
     })
 }

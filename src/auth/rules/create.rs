@@ -1,40 +1,33 @@
 //! Rule A: `m.room.create` events, which are judged without state.
 
-use crate::auth::fields::{content, prev_events_len, server_of, str_field};
+use crate::auth::fields::server_of;
 use crate::auth::rejection::{AdditionalCreatorsProblem, Rejection};
+use crate::event::Pdu;
 use crate::id::UserId;
-use crate::json::{self, Object, Value};
+use crate::json::{self, Value};
 use crate::room_version::RoomVersion;
 
-/// Rule A for the create event `event` sent by `sender`.
-pub(in crate::auth) fn check(
-    event: &Object,
-    sender: &str,
-    version: &RoomVersion,
-) -> Result<(), Rejection> {
+/// Rule A for the create event `event`, under `version`'s rules.
+pub(in crate::auth) fn check(event: &Pdu, version: &RoomVersion) -> Result<(), Rejection> {
     // Rule A.1: no prev_events.
-    let count = prev_events_len(event);
+    let count = event.prev_events().len();
     if count > 0 {
         return Err(Rejection::CreateHasPrevEvents { count });
     }
-    // Rule A.2: v12 no room_id at all; before, the room ID is on the sender's server.
-    if version.room_id_from_create_event {
-        if let Some(room_id) = event.get("room_id") {
-            return Err(Rejection::CreateHasRoomId {
-                room_id: json::to_string(room_id),
-            });
-        }
-    } else {
-        let room_id = str_field(event, "room_id");
-        let room_server = room_id.and_then(server_of);
+    // Rule A.2: v12 no room_id at all (a PDU of room version 12 cannot carry one: its
+    // parser refuses it, `PduError::ForbiddenField`); before, the room ID is on the
+    // sender's server.
+    if !version.room_id_from_create_event {
+        let (room_id, sender) = (event.room_id().as_str(), event.sender().as_str());
+        let room_server = server_of(room_id);
         if room_server.is_none() || room_server != server_of(sender) {
             return Err(Rejection::CreateRoomIdServerMismatch {
-                room_id: room_id.map(str::to_owned),
+                room_id: Some(room_id.to_owned()),
                 sender: sender.to_owned(),
             });
         }
     }
-    let content = content(event);
+    let content = event.content();
     // Rule A.3: content.room_version, if present, must be a supported version.
     if let Some(room_version) = content.get("room_version") {
         let supported = room_version

@@ -2,10 +2,11 @@
 
 use super::third_party_invite;
 use crate::auth::check::Event;
-use crate::auth::fields::{content, prev_event_ids, server_of, str_field};
+use crate::auth::fields::server_of;
 use crate::auth::power_levels_reader::NamedLevel;
 use crate::auth::rejection::Rejection;
 use crate::auth::state::JOIN_RULES;
+use crate::event::CreateContent;
 use crate::json::{self, Value};
 
 /// What the membership rules read about the event and the state.
@@ -48,7 +49,7 @@ pub(in crate::auth) fn check(event: &Event<'_>) -> Result<(), Rejection> {
 
     let state = event.state;
     let join_rule = match state.get(JOIN_RULES, "") {
-        Some(rules) => match content(rules).get("join_rule") {
+        Some(rules) => match rules.content().get("join_rule") {
             // Synapse's `content.get("join_rule", "invite")`: a JSON null is not absent.
             None => Some("invite"),
             Some(rule) => rule.as_str(),
@@ -80,21 +81,14 @@ pub(in crate::auth) fn check(event: &Event<'_>) -> Result<(), Rejection> {
 fn is_creator_first_join(event: &Event<'_>, target: &str) -> bool {
     // The creator first: it rules out nearly every join without reading prev_events.
     let creator = if event.version.auth.creator_in_content {
-        str_field(content(event.create), "creator")
+        CreateContent::new(event.create.content()).creator()
     } else {
-        str_field(event.create, "sender")
+        Some(event.create.sender().as_str())
     };
     if creator != Some(target) {
         return false;
     }
-    let prev = prev_event_ids(event.event);
-    let [prev] = prev.as_slice() else {
-        return false;
-    };
-    event
-        .state
-        .create_event_id(event.version)
-        .is_some_and(|id| id == *prev)
+    matches!(event.pdu.prev_events(), [prev] if prev == event.create.event_id())
 }
 
 impl Change<'_> {
@@ -198,7 +192,7 @@ impl Change<'_> {
     fn invite(&self) -> Result<(), Rejection> {
         let target_banned = self.target_membership == Some("ban");
         // Rule F.4.1: third-party invites.
-        if self.event.content().contains_key("third_party_invite") {
+        if self.event.pdu.has_third_party_invite() {
             if target_banned {
                 return Err(Rejection::ThirdPartyInviteTargetBanned {
                     target: self.target.to_owned(),

@@ -1,7 +1,6 @@
 //! Rule K: `m.room.power_levels` events.
 
 use crate::auth::check::Event;
-use crate::auth::fields::{content, str_field};
 use crate::auth::power_levels_reader::{NamedLevel, PowerLevel, PowerLevelsContent};
 use crate::auth::rejection::Rejection;
 use crate::json::{self, Object, Value};
@@ -117,14 +116,15 @@ fn check_no_creators(event: &Event<'_>, content_new: &Object) -> Result<(), Reje
     let Some(users) = content_new.get("users").and_then(Value::as_object) else {
         return Ok(());
     };
-    let additional = content(event.create)
+    let additional = event
+        .create
+        .content()
         .get("additional_creators")
         .and_then(Value::as_array)
         .unwrap_or_default()
         .iter()
         .filter_map(Value::as_str);
-    let creator = str_field(event.create, "sender")
-        .into_iter()
+    let creator = std::iter::once(event.create.sender().as_str())
         .chain(additional)
         .find(|user| users.contains_key(user));
     match creator {

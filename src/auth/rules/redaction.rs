@@ -1,7 +1,7 @@
 //! Rule L (room versions 1–2): `m.room.redaction` events.
 
 use crate::auth::check::Event;
-use crate::auth::fields::{server_of, str_field};
+use crate::auth::fields::server_of;
 use crate::auth::power_levels_reader::NamedLevel;
 use crate::auth::rejection::Rejection;
 
@@ -17,10 +17,10 @@ pub(in crate::auth) fn check(event: &Event<'_>) -> Result<(), Rejection> {
     // Rule L.2: allow when the redacted event is from the same server. Like Synapse, a
     // missing or non-string `redacts` is allowed here (there is nothing to compare;
     // the redaction then redacts nothing).
-    let Some(redacts) = str_field(event.event, "redacts") else {
+    let Some(redacts) = event.pdu.redacts() else {
         return Ok(());
     };
-    let own_server = str_field(event.event, "event_id").and_then(server_of);
+    let own_server = server_of(event.pdu.event_id().as_str());
     if own_server.is_some() && own_server == server_of(redacts) {
         return Ok(());
     }

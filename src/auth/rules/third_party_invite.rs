@@ -2,7 +2,6 @@
 //! for `m.room.third_party_invite` events.
 
 use crate::auth::check::Event;
-use crate::auth::fields::{content, str_field};
 use crate::auth::power_levels_reader::NamedLevel;
 use crate::auth::rejection::{Rejection, ThirdPartyInviteProblem};
 use crate::auth::state::THIRD_PARTY_INVITE;
@@ -57,14 +56,14 @@ pub(in crate::auth) fn verify(
         .ok_or_else(|| ThirdPartyInviteProblem::NoInviteEvent {
             token: json::to_string(token),
         })?;
-    let invite_sender = str_field(invite_event, "sender");
-    if invite_sender != Some(event.sender) {
+    let invite_sender = invite_event.sender().as_str();
+    if invite_sender != event.sender {
         return Err(ThirdPartyInviteProblem::SenderMismatch {
-            invite_sender: invite_sender.map(str::to_owned),
+            invite_sender: Some(invite_sender.to_owned()),
             sender: event.sender.to_owned(),
         });
     }
-    let public_keys = ThirdPartyInviteContent::new(content(invite_event)).public_keys();
+    let public_keys = ThirdPartyInviteContent::new(invite_event.content()).public_keys();
     let verified = public_keys
         .iter()
         .filter_map(|key| decode_key(key))

@@ -476,7 +476,7 @@ impl Ingest {
             return Ok(None);
         };
         let (auth_state, _) = self.auth_state(room, pdu, &current)?;
-        Ok(auth::check_pdu(pdu, &auth_state).err())
+        Ok(auth::check(pdu, &auth_state).err())
     }
 
     /// The auth events the rules select for `pdu` from `state`, and the IDs nobody
@@ -487,7 +487,7 @@ impl Ingest {
         pdu: &Pdu,
         state: &Layered<'_>,
     ) -> Result<(AuthEvents<'a>, Vec<EventId>), Step> {
-        let keys = auth::auth_types(pdu.as_object(), &self.version).unwrap_or_default();
+        let keys = auth::auth_types_pdu(pdu).unwrap_or_default();
         let mut auth_state = AuthEvents::new();
         let mut missing = Vec::new();
         for key in keys {
