@@ -94,6 +94,7 @@ fn init_logging(verbosity: u8) {
 async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let appservices = appservice::load(&config.appservice_files, &config.server_name)?;
     let (key, storage) = open_data_dir(&config.data_dir)?;
+    appservice::init(&storage, &appservices).map_err(|e| format!("appservice queues: {e}"))?;
     let listener = tokio::net::TcpListener::bind(config.bind)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;

@@ -16,8 +16,8 @@ use matrix_serverlib::id::ServerName;
 /// registration (bad regex, missing token...), or in conflict with an earlier file
 /// (duplicate ID or token).
 pub(crate) fn load(files: &[PathBuf], server_name: &str) -> Result<Registrations, String> {
-    let server = ServerName::parse(server_name)
-        .map_err(|e| format!("--server-name {server_name}: {e}"))?;
+    let server =
+        ServerName::parse(server_name).map_err(|e| format!("--server-name {server_name}: {e}"))?;
     let mut registrations = Vec::with_capacity(files.len());
     for file in files {
         let named = |e: String| format!("appservice registration {}: {e}", file.display());

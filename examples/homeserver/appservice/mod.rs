@@ -12,5 +12,8 @@ mod push;
 mod query;
 
 pub(crate) use load::load;
-pub(crate) use push::{ephemeral_targets, push_ephemeral, start};
+pub(crate) use push::{ephemeral_targets, init, push_ephemeral, start};
 pub(crate) use query::{ensure_alias, ensure_user, ping};
+
+#[cfg(test)]
+mod tests;

@@ -80,7 +80,10 @@ async fn exchange(
     let authority = uri
         .authority()
         .ok_or_else(|| OutboundError::Http(format!("url {url:?} has no host")))?;
-    let host = authority.host().trim_start_matches('[').trim_end_matches(']');
+    let host = authority
+        .host()
+        .trim_start_matches('[')
+        .trim_end_matches(']');
     let port = authority.port_u16().unwrap_or(80);
     let tcp = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect((host, port)))
         .await

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use matrix_serverlib::appservice::{
-    ApplicationService, AsRequest, RoomSnapshot, Transaction, TransactionCounter,
+    ApplicationService, AsRequest, Registrations, RoomSnapshot, Transaction, TransactionCounter,
 };
 use matrix_serverlib::event::{ClientEvent, Pdu};
 use matrix_serverlib::id::{RoomId, UserId};
@@ -35,6 +35,20 @@ const MIN_BACKOFF: Duration = Duration::from_millis(250);
 const MAX_BACKOFF: Duration = Duration::from_secs(8);
 /// How long an idle task waits for a change before it looks again anyway.
 const IDLE_WAIT: Duration = Duration::from_secs(30);
+
+/// Records where each service's queue starts, before the server takes requests: a
+/// service seen for the first time gets the events from now on (not the history from
+/// before it was registered), and none made after start-up is missed.
+///
+/// # Errors
+///
+/// When storage fails.
+pub(crate) fn init(store: &Storage, services: &Registrations) -> ApiResult<()> {
+    for service in services.iter() {
+        store.appservice_position(service.id())?;
+    }
+    Ok(())
+}
 
 /// Starts the push task of every service that has a URL.
 pub(crate) fn start(app: &App) {
@@ -230,7 +244,8 @@ pub(crate) fn ephemeral_targets(store: &Storage, app: &App, room_id: &str) -> Ve
     if services.is_empty() {
         return Vec::new();
     }
-    let (Ok(room), Ok((aliases, members))) = (RoomId::parse(room_id), room_facts(store, app, room_id))
+    let (Ok(room), Ok((aliases, members))) =
+        (RoomId::parse(room_id), room_facts(store, app, room_id))
     else {
         return Vec::new();
     };

@@ -45,7 +45,12 @@ pub(crate) async fn ensure_alias(app: &App, alias: &str) -> ApiResult<()> {
     let requests: Vec<_> = app
         .appservices()
         .alias_query_targets(alias)
-        .map(|service| (service.id().to_owned(), alias_query(service.registration(), &parsed)))
+        .map(|service| {
+            (
+                service.id().to_owned(),
+                alias_query(service.registration(), &parsed),
+            )
+        })
         .collect();
     for (id, request) in requests {
         if asked(&id, &request).await {
@@ -78,7 +83,12 @@ pub(crate) async fn ensure_user(app: &App, user_id: &str) -> ApiResult<()> {
     let requests: Vec<_> = app
         .appservices()
         .user_query_targets(user_id)
-        .map(|service| (service.id().to_owned(), user_query(service.registration(), &parsed)))
+        .map(|service| {
+            (
+                service.id().to_owned(),
+                user_query(service.registration(), &parsed),
+            )
+        })
         .collect();
     for (id, request) in requests {
         if asked(&id, &request).await {

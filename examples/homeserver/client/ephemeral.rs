@@ -222,7 +222,15 @@ async fn put_receipts(
                 continue;
             }
             let ts = crate::now_ms();
-            receipt_to_appservices(store, &handle, &room_id, &user_id, &receipt_type, &event_id, ts);
+            receipt_to_appservices(
+                store,
+                &handle,
+                &room_id,
+                &user_id,
+                &receipt_type,
+                &event_id,
+                ts,
+            );
             store.put_receipt(&Receipt {
                 room_id: room_id.clone(),
                 user_id: user_id.clone(),

@@ -183,9 +183,8 @@ impl Storage {
         stream_ordering: i64,
         ephemeral_upto: Option<i64>,
     ) -> ApiResult<()> {
-        let txn_id = i64::try_from(txn.txn_id).map_err(|e| {
-            crate::error::ApiError::internal("appservice transaction ID", e)
-        })?;
+        let txn_id = i64::try_from(txn.txn_id)
+            .map_err(|e| crate::error::ApiError::internal("appservice transaction ID", e))?;
         let tx = self.conn.transaction()?;
         tx.execute(
             "INSERT INTO appservice_txns (service_id, txn_id, body) VALUES (?1, ?2, ?3)",
