@@ -134,7 +134,7 @@ fn bad_registration_files_are_refused_naming_the_file() {
         registration("http://127.0.0.1:9", true).replace("'@remote_.*", "'@remote_(.*"),
     )
     .unwrap();
-    let error = super::load(&[bad_regex.clone()], SERVER).unwrap_err();
+    let error = super::load(std::slice::from_ref(&bad_regex), SERVER).unwrap_err();
     assert!(
         error.contains("bad-regex.yaml") && error.contains("regex"),
         "{error}"
@@ -148,7 +148,7 @@ fn bad_registration_files_are_refused_naming_the_file() {
             .replace(HS_TOKEN, "other-hs"),
     )
     .unwrap();
-    let error = super::load(&[good.clone(), same_id.clone()], SERVER).unwrap_err();
+    let error = super::load(&[good.clone(), same_id], SERVER).unwrap_err();
     assert!(
         error.contains("same-id.yaml") && error.contains("remote"),
         "{error}"
@@ -162,7 +162,7 @@ fn bad_registration_files_are_refused_naming_the_file() {
             .replace(HS_TOKEN, "other-hs"),
     )
     .unwrap();
-    let error = super::load(&[good.clone(), same_token.clone()], SERVER).unwrap_err();
+    let error = super::load(&[good.clone(), same_token], SERVER).unwrap_err();
     assert!(
         error.contains("same-token.yaml") && error.contains("as_token"),
         "{error}"
