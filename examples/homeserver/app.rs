@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
+use matrix_serverlib::appservice::Registrations;
 use matrix_serverlib::crypto::SigningKey;
 
 use crate::config::Config;
@@ -42,6 +43,8 @@ struct Inner {
     hasher: Hasher,
     /// Open `/sync` requests by user.
     syncs: Mutex<HashMap<String, usize>>,
+    /// The application services (`--appservice`).
+    appservices: Registrations,
 }
 
 /// Who is typing where, and when each room last changed; and each user's presence
@@ -71,12 +74,13 @@ pub(crate) struct Presence {
 }
 
 impl App {
-    /// Wraps the opened database and key.
+    /// Wraps the opened database and key, with the loaded application services.
     pub(crate) fn new(
         config: Config,
         key: SigningKey,
         storage: Storage,
         federation: Option<Federation>,
+        appservices: Registrations,
     ) -> Self {
         let (changes, _) = watch::channel(0);
         Self(Arc::new(Inner {
@@ -89,7 +93,24 @@ impl App {
             changes,
             typing: Mutex::new(Typing::default()),
             federation,
+            appservices,
         }))
+    }
+
+    /// The application services.
+    pub(crate) fn appservices(&self) -> &Registrations {
+        &self.0.appservices
+    }
+
+    /// Whether `user_id`'s actions count against the rate limits: not for a user an
+    /// application service controls when the core says that service is not rate
+    /// limited for it (`rate_limited: false`, or the service's sender).
+    pub(crate) fn is_rate_limited(&self, user_id: &str) -> bool {
+        !self
+            .0
+            .appservices
+            .iter()
+            .any(|service| service.may_masquerade(user_id) && !service.is_rate_limited(user_id))
     }
 
     /// The federation client, when federation is on.

@@ -28,6 +28,8 @@ pub(crate) struct Config {
     /// How many `-v` were given: 0 logs start, stop and faults; 1 adds one line per
     /// request; 2 and more add everything (`RUST_LOG` overrides all of it).
     pub(crate) verbosity: u8,
+    /// The `--appservice` registration files, in the order given.
+    pub(crate) appservice_files: Vec<PathBuf>,
 }
 
 impl Config {
@@ -41,6 +43,7 @@ impl Config {
             rate_limits: RateLimits::default(),
             http: HttpLimits::default(),
             verbosity: 0,
+            appservice_files: Vec::new(),
         }
     }
 }
@@ -115,12 +118,13 @@ usage: homeserver [--bind ADDR] [--server-name NAME] [--data-dir DIR] [-v]
                   [--header-timeout SECS] [--body-timeout SECS] [--max-connections N]
                   [--federation-bind ADDR --tls-cert FILE --tls-key FILE]
                   [--federation-ca FILE] [--federation-insecure]
-                  [--federation-allow-ip CIDR ...]
+                  [--federation-allow-ip CIDR ...] [--appservice FILE ...]
 
   --bind ADDR                 client API address (default 127.0.0.1:8008)
   --server-name NAME          server name in user IDs and signatures (default localhost:8008);
                               with federation, name the federation port (localhost:8448)
   --data-dir DIR              SQLite database and signing key (default ./data)
+  --appservice FILE           an application-service registration (YAML); repeatable
   -v, --verbose               one log line per request; twice for everything (or RUST_LOG)
   --rc-message RATE/BURST     events sent per user: per second and at once (default 0.2/10)
   --rc-registration R/B       registrations per client address (default 0.17/3)
@@ -197,6 +201,7 @@ impl Config {
                     config.server_name = value;
                 }
                 "--data-dir" => config.data_dir = PathBuf::from(value),
+                "--appservice" => config.appservice_files.push(PathBuf::from(value)),
                 "--federation-bind" => {
                     let bind = value.parse().map_err(|e| format!("{flag} {value}: {e}"))?;
                     federation.bind = Some(bind);

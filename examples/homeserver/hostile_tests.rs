@@ -45,7 +45,8 @@ impl Server {
         config.rate_limits = rate_limits;
         config.http = http;
         let key = matrix_serverlib::crypto::SigningKey::from_seed("ed25519:test", [9; 32]);
-        let app = App::new(config, key, Storage::open(&dir).unwrap(), None);
+        let appservices = crate::appservice::load(&[], SERVER).unwrap();
+        let app = App::new(config, key, Storage::open(&dir).unwrap(), None, appservices);
         let router = crate::router(app.clone());
         Self { app, router, dir }
     }

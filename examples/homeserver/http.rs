@@ -35,15 +35,20 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
     }
 }
 
-/// The user behind a valid access token.
+/// The user behind a valid access token, or the user an application service acts as
+/// with its `as_token` (its sender, or `?user_id=` in its namespace).
 #[derive(Debug, Clone)]
 pub(crate) struct Auth {
     /// The user.
     pub(crate) user_id: String,
-    /// The device the token belongs to.
+    /// The device the token belongs to (for an application service, `?device_id=` or
+    /// a device named after the service).
     pub(crate) device_id: String,
     /// The token itself (for logout).
     pub(crate) token: String,
+    /// The application service behind the request, by ID, when the token is an
+    /// `as_token`.
+    pub(crate) appservice: Option<String>,
 }
 
 impl FromRequestParts<App> for Auth {
@@ -51,6 +56,9 @@ impl FromRequestParts<App> for Auth {
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, ApiError> {
         let token = access_token(parts).ok_or_else(ApiError::missing_token)?;
+        if let Some(service) = app.appservices().by_as_token(&token) {
+            return appservice_auth(parts, app, service.id().to_owned(), token).await;
+        }
         let lookup = token.clone();
         let (user_id, device_id) = app
             .db(move |store| store.token_owner(&lookup))
@@ -60,7 +68,80 @@ impl FromRequestParts<App> for Auth {
             user_id,
             device_id,
             token,
+            appservice: None,
         })
+    }
+}
+
+/// The identity an application service's request asserts, checked by the core's
+/// masquerade rules (namespace first, then whether the user and device exist).
+async fn appservice_auth(
+    parts: &Parts,
+    app: &App,
+    service_id: String,
+    token: String,
+) -> Result<Auth, ApiError> {
+    let Query(params) = Query::<HashMap<String, String>>::try_from_uri(&parts.uri)
+        .map_err(|e| ApiError::invalid_param(format!("query string: {e}")))?;
+    let service = app
+        .appservices()
+        .get(&service_id)
+        .ok_or_else(ApiError::unknown_token)?;
+    let check = service
+        .masquerade(
+            params.get("user_id").map(String::as_str),
+            params.get("device_id").map(String::as_str),
+        )
+        .map_err(|e| masquerade_error(&e))?;
+    let user_id = check.user_id().to_string();
+    let device = check.device_id().map(str::to_owned);
+    let needs_user = check.needs_registered_user();
+    let (lookup, lookup_device) = (user_id.clone(), device.clone());
+    let (registered, device_exists) = app
+        .db(move |store| {
+            let registered = !needs_user || store.account_exists(&lookup)?;
+            let device_exists = match &lookup_device {
+                Some(device) => store.device_exists(&lookup, device)?,
+                None => false,
+            };
+            Ok((registered, device_exists))
+        })
+        .await?;
+    let masquerade = check
+        .finish(registered, device_exists)
+        .map_err(|e| masquerade_error(&e))?;
+    let device_id = masquerade
+        .device_id
+        .unwrap_or_else(|| format!("AS_{service_id}"));
+    Ok(Auth {
+        user_id: masquerade.user_id.to_string(),
+        device_id,
+        token,
+        appservice: Some(service_id),
+    })
+}
+
+/// The core's masquerade refusal as the API answers it.
+fn masquerade_error(error: &matrix_serverlib::appservice::MasqueradeError) -> ApiError {
+    let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::FORBIDDEN);
+    ApiError::new(status, error.errcode(), error.to_string())
+}
+
+/// The application service whose `as_token` the request carries, by ID: `None`
+/// without a token, `Some(None)` for a token that is no service's (for registration,
+/// which takes requests with and without one).
+#[derive(Debug, Clone)]
+pub(crate) struct AppserviceToken(pub(crate) Option<Option<String>>);
+
+impl FromRequestParts<App> for AppserviceToken {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
+        Ok(Self(access_token(parts).map(|token| {
+            app.appservices()
+                .by_as_token(&token)
+                .map(|service| service.id().to_owned())
+        })))
     }
 }
 

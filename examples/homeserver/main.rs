@@ -11,6 +11,7 @@
 //! See `examples/homeserver/README.md` for what it implements.
 
 mod app;
+mod appservice;
 mod client;
 mod config;
 mod error;
@@ -91,7 +92,9 @@ fn init_logging(verbosity: u8) {
 
 /// Opens the data directory and serves until SIGINT or SIGTERM.
 async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
+    let appservices = appservice::load(&config.appservice_files, &config.server_name)?;
     let (key, storage) = open_data_dir(&config.data_dir)?;
+    appservice::init(&storage, &appservices).map_err(|e| format!("appservice queues: {e}"))?;
     let listener = tokio::net::TcpListener::bind(config.bind)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;
@@ -132,8 +135,17 @@ async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let mut config = config;
     config.http.max_connections = within_fd_limit(config.http.max_connections);
     let http = config.http;
-    let app = App::new(config, key, storage, peers);
+    for service in appservices.iter() {
+        tracing::info!(
+            appservice = service.id(),
+            sender = %service.sender(),
+            url = service.registration().url().unwrap_or("none"),
+            "application service registered"
+        );
+    }
+    let app = App::new(config, key, storage, peers, appservices);
     resume_outbox(&app);
+    appservice::start(&app);
     let client = serve::serve(listener, router(app.clone()), http, async {
         let signal = shutdown_signal().await;
         tracing::info!("{signal}: stopping, letting open requests finish");
@@ -286,6 +298,10 @@ pub(crate) fn router(app: App) -> Router {
     let limits = app.config().http;
     let routes = Router::new()
         .merge(client::router())
+        .route(
+            "/_matrix/client/v1/appservice/{appservice_id}/ping",
+            axum::routing::post(appservice::ping),
+        )
         .route("/_matrix/key/v2/server", get(federation::server_keys))
         .route("/_matrix/federation/v1/version", get(federation::version))
         .fallback(client::unrecognized)

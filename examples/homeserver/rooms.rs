@@ -98,7 +98,7 @@ pub(crate) fn send(
     {
         return EventId::parse(&event_id).map_err(|e| ApiError::internal("txn", e));
     }
-    if txn.is_some() {
+    if txn.is_some() && app.is_rate_limited(sender) {
         app.limiters().message.take(sender)?;
     }
     let (pdu, state_after) = prepare(store, app, room_id, sender, draft)?;
@@ -769,7 +769,13 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let config = Config::new(([127, 0, 0, 1], 0).into(), "test.example", dir.clone());
         let key = SigningKey::from_seed("ed25519:test", [7; 32]);
-        let app = App::new(config, key, Storage::open(&dir).unwrap(), None);
+        let app = App::new(
+            config,
+            key,
+            Storage::open(&dir).unwrap(),
+            None,
+            crate::appservice::load(&[], "test.example").unwrap(),
+        );
         (app, Storage::open(&dir).unwrap(), dir)
     }
 

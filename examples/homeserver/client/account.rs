@@ -15,7 +15,7 @@ use matrix_serverlib::json::Value as CanonicalValue;
 
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
-use crate::http::{Auth, ClientAddr, JsonBody, Params};
+use crate::http::{AppserviceToken, Auth, ClientAddr, JsonBody, Params};
 use crate::random_string;
 use crate::rooms::{self, Draft};
 use crate::storage::NewEvent;
@@ -35,9 +35,17 @@ pub(crate) async fn login_flows() -> Json<Value> {
 pub(crate) async fn register(
     State(app): State<App>,
     ClientAddr(addr): ClientAddr,
+    AppserviceToken(appservice): AppserviceToken,
     params: Params,
     body: JsonBody,
 ) -> ApiResult<Response> {
+    let login_type = body.opt_str("type")?.or(body
+        .opt_object("auth")?
+        .and_then(|auth| auth.get("type"))
+        .and_then(Value::as_str));
+    if login_type == Some(APPSERVICE_LOGIN) {
+        return register_appservice_user(&app, appservice, &body).await;
+    }
     if params.get("kind") == Some("guest") {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -50,6 +58,7 @@ pub(crate) async fn register(
         None => random_string(12).to_lowercase(),
     };
     let user_id = local_user_id(&app, &localpart)?;
+    refuse_exclusive(&app, &user_id)?;
     let taken_check = user_id.clone();
     if app
         .db(move |store| store.account_exists(&taken_check))
@@ -100,10 +109,93 @@ pub(crate) async fn register_available(
         .get("username")
         .ok_or_else(|| ApiError::missing_param("username"))?;
     let user_id = local_user_id(&app, &localpart.to_lowercase())?;
+    refuse_exclusive(&app, &user_id)?;
     if app.db(move |store| store.account_exists(&user_id)).await? {
         return Err(user_in_use());
     }
     Ok(Json(json!({ "available": true })))
+}
+
+/// The registration type of application services.
+const APPSERVICE_LOGIN: &str = "m.login.application_service";
+
+/// The stored password hash of a user an application service registered: no
+/// password verifies against it (it is not an Argon2 hash), so the user can log in
+/// only through the service.
+const NO_PASSWORD: &str = "!appservice";
+
+/// Registration by an application service (`m.login.application_service`, with its
+/// `as_token`) of a user in its namespace: no password, no user-interactive stage,
+/// no rate limit; `inhibit_login` as for any registration. The localpart may start
+/// with `_` (bridges' namespaces often do), and the core decides whether the user is
+/// the service's to take (`may_register_as`).
+async fn register_appservice_user(
+    app: &App,
+    appservice: Option<Option<String>>,
+    body: &JsonBody,
+) -> ApiResult<Response> {
+    let service_id = match appservice {
+        Some(Some(id)) => id,
+        Some(None) => return Err(ApiError::unknown_token()),
+        None => return Err(ApiError::missing_token()),
+    };
+    let service = app
+        .appservices()
+        .get(&service_id)
+        .ok_or_else(ApiError::unknown_token)?;
+    let localpart = body.str("username")?.to_lowercase();
+    let user_id = format!("@{localpart}:{}", app.server_name());
+    if !valid_localpart(&localpart, &user_id) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "M_INVALID_USERNAME",
+            "user names may contain only a-z, 0-9 and ._=-/+",
+        ));
+    }
+    if !app.appservices().may_register_as(service, &user_id) {
+        return Err(exclusive(format!(
+            "{user_id} is not in the namespace of application service {service_id}"
+        )));
+    }
+    let inhibit_login = body.opt_bool("inhibit_login")?.unwrap_or(false);
+    let device_id = body
+        .opt_str("device_id")?
+        .map_or_else(|| random_string(10).to_uppercase(), str::to_owned);
+    let token = random_string(40);
+    let (user, device, access) = (user_id.clone(), device_id.clone(), token.clone());
+    app.db(move |store| {
+        let now = crate::now_ms();
+        if !store.create_account(&user, NO_PASSWORD, now)? {
+            return Err(user_in_use());
+        }
+        if !inhibit_login {
+            store.insert_token(&access, &user, &device, now)?;
+        }
+        Ok(())
+    })
+    .await?;
+    let response = if inhibit_login {
+        json!({ "user_id": user_id })
+    } else {
+        json!({ "user_id": user_id, "access_token": token, "device_id": device_id })
+    };
+    Ok(Json(response).into_response())
+}
+
+/// 400 `M_EXCLUSIVE` when an application service holds `user_id` exclusively.
+fn refuse_exclusive(app: &App, user_id: &str) -> ApiResult<()> {
+    match app.appservices().exclusive_user_owner(user_id) {
+        Some(owner) => Err(exclusive(format!(
+            "{user_id} is reserved by application service {}",
+            owner.id()
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// 400 `M_EXCLUSIVE`: a name an application service holds.
+pub(crate) fn exclusive(message: String) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "M_EXCLUSIVE", message)
 }
 
 /// The 401 answer of user-interactive authentication, offering the dummy stage.
@@ -139,12 +231,7 @@ fn local_user_id(app: &App, localpart: &str) -> ApiResult<String> {
             "user names may not start with _",
         ));
     }
-    let valid = !localpart.is_empty()
-        && localpart.bytes().all(
-            |b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'=' | b'-' | b'/' | b'+'),
-        )
-        && UserId::parse_strict(&user_id).is_ok();
-    if !valid {
+    if !valid_localpart(localpart, &user_id) {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "M_INVALID_USERNAME",
@@ -152,6 +239,16 @@ fn local_user_id(app: &App, localpart: &str) -> ApiResult<String> {
         ));
     }
     Ok(user_id)
+}
+
+/// Whether `localpart` has only the characters registration allows and makes a valid
+/// `user_id`.
+fn valid_localpart(localpart: &str, user_id: &str) -> bool {
+    !localpart.is_empty()
+        && localpart.bytes().all(
+            |b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'=' | b'-' | b'/' | b'+'),
+        )
+        && UserId::parse_strict(user_id).is_ok()
 }
 
 /// `POST /login` with `m.login.password`.
@@ -345,6 +442,7 @@ async fn lookup_profile(
     let parsed = UserId::parse(user_id)
         .map_err(|e| ApiError::invalid_param(format!("user ID {user_id}: {e}")))?;
     if parsed.server_name() == app.server_name() {
+        crate::appservice::ensure_user(app, user_id).await?;
         let lookup = user_id.to_owned();
         return app
             .db(move |store| store.profile(&lookup))

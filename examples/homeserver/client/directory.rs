@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 use super::format;
-use super::room::{can_send_state, parse_alias, room_version};
+use super::room::{can_send_state, check_alias_namespace, parse_alias, room_version};
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{Auth, JsonBody, Params};
@@ -17,6 +17,7 @@ pub(crate) async fn resolve_alias(
     State(app): State<App>,
     Path(alias): Path<String>,
 ) -> ApiResult<Json<Value>> {
+    crate::appservice::ensure_alias(&app, &alias).await?;
     let lookup = alias.clone();
     let (room_id, _) = app
         .db(move |store| store.alias(&lookup))
@@ -35,6 +36,7 @@ pub(crate) async fn put_alias(
     body: JsonBody,
 ) -> ApiResult<Json<Value>> {
     let alias = parse_alias(&app, &alias)?;
+    check_alias_namespace(&app, &auth, &alias)?;
     let room_id = body.str("room_id")?.to_owned();
     app.db(move |store| {
         room_version(store, &room_id)?;
@@ -66,6 +68,7 @@ pub(crate) async fn delete_alias(
     auth: Auth,
     Path(alias): Path<String>,
 ) -> ApiResult<Json<Value>> {
+    check_alias_namespace(&app, &auth, &alias)?;
     app.db(move |store| {
         let (room_id, creator) = store
             .alias(&alias)?

@@ -6,6 +6,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use serde_json::{Value, json};
 
+use matrix_serverlib::appservice;
 use matrix_serverlib::federation::edu::{Edu, PresenceUpdate, UserReceipt};
 use matrix_serverlib::id::{EventId, RoomId, UserId};
 use matrix_serverlib::json::{Object, Value as CanonicalValue};
@@ -14,6 +15,7 @@ use crate::app::{App, Presence};
 use crate::error::{ApiError, ApiResult};
 use crate::federation::sender::broadcast_edu;
 use crate::http::{Auth, JsonBody};
+use crate::rooms::object;
 use crate::storage::{Receipt, Storage};
 
 /// The longest typing notification a client may ask for.
@@ -44,6 +46,24 @@ pub(crate) async fn typing(
         .await?;
     let timeout = typing.then(|| Duration::from_millis(timeout.min(MAX_TYPING_MS)));
     app.set_typing(&room_id, &auth.user_id, timeout);
+    if !app.appservices().is_empty()
+        && let Ok(room) = RoomId::parse(&room_id)
+    {
+        let typing: Vec<UserId> = app
+            .typing_since(&room_id, 0)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|user| UserId::parse(user).ok())
+            .collect();
+        let handle = app.clone();
+        app.db(move |store| {
+            let targets = crate::appservice::ephemeral_targets(store, &handle, room.as_str());
+            let event = appservice::typing_event(&room, &typing);
+            crate::appservice::push_ephemeral(store, &handle, &targets, &event);
+            Ok(())
+        })
+        .await?;
+    }
     if let (Ok(room), Ok(user)) = (RoomId::parse(&room_id), UserId::parse(&auth.user_id)) {
         broadcast_edu(&app, &room_id, Edu::typing(room, user, typing)).await;
     }
@@ -190,6 +210,7 @@ async fn put_receipts(
     room_id: String,
     receipts: Vec<(String, String)>,
 ) -> ApiResult<()> {
+    let handle = app.clone();
     app.db(move |store| {
         require_joined(store, &room_id, &user_id)?;
         for (receipt_type, event_id) in receipts {
@@ -200,12 +221,22 @@ async fn put_receipts(
             if receipt_type == "m.fully_read" {
                 continue;
             }
+            let ts = crate::now_ms();
+            receipt_to_appservices(
+                store,
+                &handle,
+                &room_id,
+                &user_id,
+                &receipt_type,
+                &event_id,
+                ts,
+            );
             store.put_receipt(&Receipt {
                 room_id: room_id.clone(),
                 user_id: user_id.clone(),
                 receipt_type,
                 event_id,
-                ts: crate::now_ms(),
+                ts,
             })?;
         }
         Ok(())
@@ -213,6 +244,39 @@ async fn put_receipts(
     .await?;
     app.notify();
     Ok(())
+}
+
+/// Queues a receipt for the application services that get the room's ephemeral
+/// events, each with the content the core lets it see (`receipt_content`).
+fn receipt_to_appservices(
+    store: &mut Storage,
+    app: &App,
+    room_id: &str,
+    user_id: &str,
+    receipt_type: &str,
+    event_id: &str,
+    ts: i64,
+) {
+    let Ok(room) = RoomId::parse(room_id) else {
+        return;
+    };
+    let targets = crate::appservice::ephemeral_targets(store, app, room_id);
+    if targets.is_empty() {
+        return;
+    }
+    let receipt = object([("ts", CanonicalValue::from(ts))]);
+    let by_user = object([(user_id, CanonicalValue::Object(receipt))]);
+    let by_type = object([(receipt_type, CanonicalValue::Object(by_user))]);
+    let content = object([(event_id, CanonicalValue::Object(by_type))]);
+    for id in targets {
+        let Some(service) = app.appservices().get(&id) else {
+            continue;
+        };
+        if let Some(visible) = service.receipt_content(&content) {
+            let event = appservice::receipt_event(&room, visible);
+            crate::appservice::push_ephemeral(store, app, &[id], &event);
+        }
+    }
 }
 
 fn require_joined(store: &Storage, room_id: &str, user_id: &str) -> ApiResult<()> {

@@ -7,6 +7,7 @@ use axum::extract::{OriginalUri, Path, State};
 use axum::http::StatusCode;
 use serde_json::{Map, Value, json};
 
+use matrix_serverlib::appservice::NamespaceKind;
 use matrix_serverlib::auth::PowerLevels;
 use matrix_serverlib::federation::path;
 use matrix_serverlib::id::{RoomAliasId, RoomId, ServerName, UserId};
@@ -29,7 +30,9 @@ pub(crate) async fn create_room(
     auth: Auth,
     body: JsonBody,
 ) -> ApiResult<Json<Value>> {
-    app.limiters().room_creation.take(&auth.user_id)?;
+    if app.is_rate_limited(&auth.user_id) {
+        app.limiters().room_creation.take(&auth.user_id)?;
+    }
     let version_id = body
         .opt_str("room_version")?
         .unwrap_or(DEFAULT_ROOM_VERSION);
@@ -64,6 +67,12 @@ pub(crate) async fn create_room(
         )?),
         None => None,
     };
+    if let Some(alias) = &alias {
+        check_alias_namespace(&app, &auth, alias)?;
+    }
+    for user in &invite {
+        crate::appservice::ensure_user(&app, user).await?;
+    }
     let object_field = |name: &str| -> ApiResult<_> {
         event_content(
             body.opt_object(name)?.cloned().unwrap_or_default(),
@@ -158,6 +167,29 @@ pub(crate) fn parse_alias(app: &App, alias: &str) -> ApiResult<String> {
     Ok(alias.to_owned())
 }
 
+/// Refuses (400 `M_EXCLUSIVE`) an alias an application service holds to anyone but
+/// that service: a request with an `as_token` may take aliases in the service's
+/// namespace; any other goes by the core's `may_modify_alias`.
+pub(crate) fn check_alias_namespace(app: &App, auth: &Auth, alias: &str) -> ApiResult<()> {
+    let services = app.appservices();
+    if let Some(service) = auth.appservice.as_deref().and_then(|id| services.get(id))
+        && service
+            .registration()
+            .is_in_namespace(NamespaceKind::Aliases, alias)
+    {
+        return Ok(());
+    }
+    let parsed = RoomAliasId::parse(alias)
+        .map_err(|e| ApiError::invalid_param(format!("alias {alias:?}: {e}")))?;
+    if services.may_modify_alias(&parsed, &auth.user_id) {
+        Ok(())
+    } else {
+        Err(super::account::exclusive(format!(
+            "{alias} is reserved by an application service"
+        )))
+    }
+}
+
 /// `POST /join/{roomIdOrAlias}`, with `server_name` or `via` naming servers to join
 /// through when the room lives on other servers.
 pub(crate) async fn join_by_id_or_alias(
@@ -250,6 +282,9 @@ pub(crate) async fn join_room(
 }
 
 async fn join(app: App, auth: Auth, target: String, body: JsonBody) -> ApiResult<Json<Value>> {
+    if target.starts_with('#') {
+        crate::appservice::ensure_alias(&app, &target).await?;
+    }
     let reason = body.opt_str("reason")?.map(str::to_owned);
     let handle = app.clone();
     let room_id = app
@@ -287,6 +322,9 @@ pub(crate) async fn membership(
         "forget" => return Ok(Json(json!({}))),
         _ => return Err(ApiError::unrecognized()),
     };
+    if action == "invite" {
+        crate::appservice::ensure_user(&app, &target).await?;
+    }
     if action == "invite"
         && let Ok(user) = UserId::parse(&target)
         && user.server_name() != app.server_name()
@@ -414,7 +452,9 @@ pub(crate) async fn put_state(
     Path((room_id, event_type, state_key)): Path<(String, String, String)>,
     JsonBody(content): JsonBody,
 ) -> ApiResult<Json<Value>> {
-    app.limiters().message.take(&auth.user_id)?;
+    if app.is_rate_limited(&auth.user_id) {
+        app.limiters().message.take(&auth.user_id)?;
+    }
     let handle = app.clone();
     let event_id = app
         .db(move |store| {

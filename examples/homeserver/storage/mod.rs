@@ -21,10 +21,12 @@ use matrix_serverlib::room_version::RoomVersion;
 
 use crate::error::{ApiError, ApiResult};
 
+mod appservice;
 mod lazy;
 mod redactions;
 mod remote;
 
+pub(crate) use appservice::PendingTxn;
 pub(crate) use lazy::{EventCache, RoomEvents};
 
 pub(crate) use remote::EventStatus;
@@ -210,6 +212,7 @@ impl Storage {
         conn.execute_batch(SCHEMA)?;
         remote::migrate(&conn)?;
         redactions::migrate(&conn)?;
+        appservice::migrate(&conn)?;
         Ok(Self { conn })
     }
 
